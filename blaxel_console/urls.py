@@ -1,0 +1,27 @@
+"""URL map. Fixed prefixes first; console pages carry the workspace name
+(`/<workspace>/...`), which is why those prefixes are reserved workspace names."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("v0/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("v0/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v0/", include("workspaces.api.urls")),
+    path("v0/", include("integrations.api.urls")),
+    path("v0/", include("models_api.api.urls")),
+    path("run/", include("models_api.gateway_urls")),
+    path("", include("workspaces.urls")),
+    path("<slug:workspace>/settings/integrations/", include("integrations.urls")),
+    path("<slug:workspace>/models/", include("models_api.urls")),
+]

@@ -1,0 +1,331 @@
+"""Shared pytest fixtures: people and workspaces in both roles, API clients per role, a
+live ASGI server (uvicorn in a subprocess, on the test database), a real Celery worker
+when a broker is configured, and a Chromium page (Debian's chromium via Playwright)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM would then
+# refuse synchronous queries from that thread. Tests only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct-horse-battery-staple-42"
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def pytest_configure(config):
+    # Keep this run's cache keys and Celery queue apart from any other run's.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{RUN_ID}"
+    from blaxel_console.celery import app
+
+    app.conf.task_default_queue = f"test-{RUN_ID}"
+
+
+def celery_is_eager() -> bool:
+    return settings.CELERY_TASK_ALWAYS_EAGER
+
+
+# --- people, workspaces, clients -----------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    from allauth.account.models import EmailAddress
+
+    def make(email: str, password: str = PASSWORD):
+        user = get_user_model().objects.create_user(
+            username=email.split("@")[0] + uuid.uuid4().hex[:6], email=email, password=password
+        )
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("ada@example.com")
+
+
+@pytest.fixture
+def member_user(make_user):
+    return make_user("max@example.com")
+
+
+@pytest.fixture
+def outsider(make_user):
+    return make_user("olga@other.example.com")
+
+
+@pytest.fixture
+def workspace(admin_user, member_user):
+    """`acme`: admin_user is admin, member_user is member."""
+    from workspaces.models import Membership
+    from workspaces.permissions import Role
+    from workspaces.services import workspace_create
+
+    workspace = workspace_create(name="acme", display_name="Acme Corp", creator=admin_user)
+    Membership.objects.create(workspace=workspace, user=member_user, role=Role.MEMBER)
+    return workspace
+
+
+@pytest.fixture
+def other_workspace(outsider):
+    """`globex`, where only `outsider` is a member (admin)."""
+    from workspaces.services import workspace_create
+
+    return workspace_create(name="globex", display_name="Globex", creator=outsider)
+
+
+def _logged_in_client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.fixture
+def admin_client(workspace, admin_user):
+    return _logged_in_client(admin_user)
+
+
+@pytest.fixture
+def member_client(workspace, member_user):
+    return _logged_in_client(member_user)
+
+
+@pytest.fixture
+def outsider_client(other_workspace, outsider):
+    return _logged_in_client(outsider)
+
+
+@pytest.fixture
+def personal_key():
+    """`personal_key(user) -> raw key`."""
+    from workspaces.services import personal_api_key_create
+
+    def make(user, name="test key", expires_in="never"):
+        return personal_api_key_create(user=user, name=name, expires_in=expires_in)[1]
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(personal_key):
+    """`api_client_for(user, workspace_name)`: a DRF client with the user's personal key
+    and the workspace header set."""
+    from rest_framework.test import APIClient
+
+    def make(user, workspace_name: str | None = "acme"):
+        client = APIClient()
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {personal_key(user)}"}
+        if workspace_name:
+            headers["HTTP_X_BLAXEL_WORKSPACE"] = workspace_name
+        client.credentials(**headers)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def admin_api(workspace, admin_user, api_client_for):
+    return api_client_for(admin_user, "acme")
+
+
+@pytest.fixture
+def member_api(workspace, member_user, api_client_for):
+    return api_client_for(member_user, "acme")
+
+
+@pytest.fixture
+def outsider_api(workspace, other_workspace, outsider, api_client_for):
+    """The outsider's key, aimed at `acme` (which they cannot reach)."""
+    return api_client_for(outsider, "acme")
+
+
+# --- processes: live ASGI server, Celery worker ----------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL for the test database (valid once the test database exists)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    credentials = quote(database.get("USER") or "")
+    if database.get("PASSWORD"):
+        credentials += ":" + quote(database["PASSWORD"])
+    host = f"{database.get('HOST') or 'localhost'}:{database.get('PORT') or 5432}"
+    return f"postgres://{credentials}@{host}/{database['NAME']}"
+
+
+def subprocess_env(**overrides) -> dict:
+    """The environment for a server or worker process sharing this test run's database,
+    cache and queue."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+        "CELERY_QUEUE": f"test-{RUN_ID}",
+        "UPSTREAM_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update({key: str(value) for key, value in overrides.items()})
+    return env
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def run_asgi_server(**env_overrides):
+    """uvicorn serving `blaxel_console.asgi:application` on a free port; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = subprocess_env(SITE_URL=url, **env_overrides)
+    log = (ROOT / "var" / f"asgi-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "blaxel_console.asgi:application",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_http(f"{url}/healthz", process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """A live ASGI server on the test database (data must be committed: this fixture
+    makes the test transactional)."""
+    with run_asgi_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker on the test database when a broker is configured; nothing
+    in the embedded default (tasks run eagerly)."""
+    if celery_is_eager():
+        yield None
+        return
+    log = (ROOT / "var" / "celery-worker.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "blaxel_console", "worker",
+         "--loglevel=INFO", "--concurrency=2", "--pool=threads", "-Q", f"test-{RUN_ID}",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def wait_until(condition, timeout: float = 15.0, interval: float = 0.1):
+    """Poll `condition()` until truthy (work done by a worker or another process)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def _clear_local_cache():
+    """The in-process cache outlives a test's database; clear it (Redis keys are
+    namespaced per run instead)."""
+    from django.core.cache import cache
+
+    if not settings.REDIS_URL:
+        cache.clear()
+    yield
+
+
+# --- browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is needed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+            ],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a PNG under test-artifacts/ for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

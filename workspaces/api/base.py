@@ -1,0 +1,161 @@
+"""The base of every `/v0` view: resolves the principal and the workspace once, checks
+the role against the permission layer, and renders lists the way Blaxel's clients expect.
+"""
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable
+
+from django.db.models import Q, QuerySet
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from workspaces import selectors
+from workspaces.models import Workspace
+from workspaces.permissions import Action, role_allows
+from workspaces.principals import Principal
+
+# From this `Blaxel-Version` on, lists answer `{"data": [...], "meta": {...}}`.
+ENVELOPE_VERSION = "2026-04-28"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def principal_from_request(request) -> Principal | None:
+    if isinstance(request.auth, Principal):
+        return request.auth
+    if request.user and request.user.is_authenticated:
+        return Principal.for_user(request.user)
+    return None
+
+
+def workspace_name_from_request(request) -> str | None:
+    return request.headers.get("X-Blaxel-Workspace") or request.query_params.get("workspace")
+
+
+class WorkspaceAPIView(APIView):
+    """Subclasses set `required_actions` (HTTP method → Action); reads default to
+    `Action.VIEW_WORKSPACE`, writes must be listed explicitly (or are refused)."""
+
+    required_actions: dict[str, Action] = {}
+
+    principal: Principal
+    workspace: Workspace
+    role: str
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated
+        self.principal = principal_from_request(request)
+        name = workspace_name_from_request(request)
+        if not name and self.principal.is_service_account:
+            workspace = Workspace.objects.get(pk=self.principal.service_account_workspace_id)
+        elif not name:
+            raise exceptions.ValidationError(
+                {"workspace": "Name the workspace with the X-Blaxel-Workspace header or ?workspace=."}
+            )
+        else:
+            workspace = selectors.workspace_get(name=name)
+        role = selectors.role_in_workspace(self.principal, workspace) if workspace else None
+        if role is None:
+            # An unknown workspace and one the caller cannot reach look the same.
+            raise exceptions.PermissionDenied(f"You have no access to the workspace “{name}”.")
+        self.workspace, self.role = workspace, role
+        self.check_action(self.required_action(request))
+
+    def required_action(self, request) -> Action | None:
+        if request.method in self.required_actions:
+            return self.required_actions[request.method]
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return Action.VIEW_WORKSPACE
+        return None
+
+    def check_action(self, action: Action | None) -> None:
+        if action is None or not role_allows(self.role, action):
+            raise exceptions.PermissionDenied(
+                f"Your role ({self.role}) in this workspace does not allow this."
+            )
+
+
+def wants_envelope(request) -> bool:
+    return request.headers.get("Blaxel-Version", "") >= ENVELOPE_VERSION
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise exceptions.ValidationError({"cursor": "Invalid cursor."}) from error
+    if offset < 0:
+        raise exceptions.ValidationError({"cursor": "Invalid cursor."})
+    return offset
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def _limit(request) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError as error:
+        raise exceptions.ValidationError({"limit": "Must be an integer."}) from error
+    if not 1 <= limit <= MAX_LIMIT:
+        raise exceptions.ValidationError({"limit": f"Must be between 1 and {MAX_LIMIT}."})
+    return limit
+
+
+def list_response(
+    request,
+    items: QuerySet | Iterable,
+    serialize: Callable[[object], dict],
+    search_fields: Iterable[str] = ("name",),
+) -> Response:
+    """A plain JSON array, or — from `Blaxel-Version: 2026-04-28` on — the paginated
+    envelope `{"data", "meta": {"hasMore", "nextCursor", "total"}}` with `cursor`,
+    `limit` (≤ 200) and `q` (case-insensitive substring over `search_fields`)."""
+    if not wants_envelope(request):
+        return Response([serialize(item) for item in items])
+    limit = _limit(request)
+    offset = _decode_cursor(request.query_params["cursor"]) if request.query_params.get("cursor") else 0
+    query = request.query_params.get("q", "").strip()
+    if isinstance(items, QuerySet):
+        total = items.count()
+        if query:
+            condition = Q()
+            for field in search_fields:
+                condition |= Q(**{f"{field}__icontains": query})
+            items = items.filter(condition)
+        page = list(items[offset : offset + limit + 1])
+    else:
+        items = list(items)
+        total = len(items)
+        if query:
+            needle = query.lower()
+            items = [
+                item
+                for item in items
+                if any(needle in str(_get(item, field)).lower() for field in search_fields)
+            ]
+        page = items[offset : offset + limit + 1]
+    has_more = len(page) > limit
+    page = page[:limit]
+    return Response(
+        {
+            "data": [serialize(item) for item in page],
+            "meta": {
+                "hasMore": has_more,
+                "nextCursor": _encode_cursor(offset + limit) if has_more else "",
+                "total": total,
+            },
+        }
+    )
+
+
+def _get(item, dotted: str):
+    for part in dotted.split("__"):
+        item = item.get(part) if isinstance(item, dict) else getattr(item, part, "")
+    return item

@@ -1,0 +1,41 @@
+"""DRF authentication by API key: `Authorization: Bearer <key>` or
+`X-Blaxel-Authorization: Bearer <key>` (DESIGN.md §4)."""
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from rest_framework import authentication, exceptions
+
+from . import selectors
+from .keys import bearer_token
+
+User = get_user_model()
+
+
+def raw_key_from_headers(headers) -> str | None:
+    """The presented key, preferring `X-Blaxel-Authorization` (it is Blaxel's own header
+    and survives proxies that rewrite `Authorization`)."""
+    return bearer_token(headers.get("X-Blaxel-Authorization")) or bearer_token(
+        headers.get("Authorization")
+    )
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`request.user` is the User for a personal key, the Principal for a service
+    account's key; `request.auth` is always the Principal."""
+
+    def authenticate(self, request):
+        raw_key = raw_key_from_headers(request.headers)
+        if raw_key is None:
+            return None
+        principal = selectors.principal_for_key(raw_key)
+        if principal is None:
+            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+        if principal.user_id is not None:
+            return User.objects.get(pk=principal.user_id), principal
+        return principal, principal
+
+    async def aauthenticate(self, request):
+        return await sync_to_async(self.authenticate)(request)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="blaxel"'

@@ -1,0 +1,47 @@
+"""Mixins for the console's HTML views: the workspace comes from the URL, the role from
+the permission layer. Another workspace (or one that does not exist) is a 404."""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from . import selectors
+from .models import Workspace
+from .permissions import Action, role_allows
+from .principals import Principal
+
+
+class WorkspaceMixin(LoginRequiredMixin):
+    """Sets `self.workspace`, `self.role`, `self.principal`. `required_action` is checked
+    for GET/HEAD; `required_write_action` for any other method (defaults to the same)."""
+
+    required_action: Action = Action.VIEW_WORKSPACE
+    required_write_action: Action | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.principal = Principal.for_user(request.user)
+        self.workspace = get_object_or_404(Workspace, name=kwargs["workspace"])
+        self.role = selectors.role_in_workspace(self.principal, self.workspace)
+        if self.role is None:
+            raise Http404("No such workspace.")
+        request.workspace, request.workspace_role = self.workspace, self.role
+        is_read = request.method in ("GET", "HEAD", "OPTIONS")
+        action = self.required_action if is_read else (self.required_write_action or self.required_action)
+        if not role_allows(self.role, action):
+            raise PermissionDenied("Your role in this workspace does not allow this.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def can(self, action: Action) -> bool:
+        return role_allows(self.role, action)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            workspace=self.workspace,
+            role=self.role,
+            is_admin=self.can(Action.MANAGE_MEMBERS),
+        )
+        return context

@@ -1,0 +1,145 @@
+"""Reads. Every selector that touches workspace-owned data takes `workspace=` first."""
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from .keys import hash_key
+from .models import ApiKey, AuditLogEntry, Invitation, Membership, ServiceAccount, Workspace
+from .permissions import Role
+from .principals import Principal
+
+User = get_user_model()
+
+# `last_used_at` is written at most this often per key, so a busy key costs no write per call.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def workspaces_for_principal(principal: Principal) -> QuerySet[Workspace]:
+    if principal.is_service_account:
+        return Workspace.objects.filter(pk=principal.service_account_workspace_id)
+    return Workspace.objects.filter(memberships__user_id=principal.user_id)
+
+
+def workspaces_for_user(user) -> QuerySet[Workspace]:
+    return Workspace.objects.filter(memberships__user=user)
+
+
+def role_in_workspace(principal: Principal, workspace: Workspace) -> str | None:
+    """The principal's role in `workspace`, or None when it has no access."""
+    if principal.is_service_account:
+        if principal.service_account_workspace_id == workspace.pk:
+            return principal.service_account_role
+        return None
+    return (
+        Membership.objects.filter(workspace=workspace, user_id=principal.user_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def workspace_get(*, name: str) -> Workspace | None:
+    return Workspace.objects.filter(name=name).first()
+
+
+def principal_for_key(raw_key: str) -> Principal | None:
+    """The principal behind a raw API key; None if unknown, revoked or expired.
+
+    Records `last_used_at` (at most once a minute per key).
+    """
+    api_key = (
+        ApiKey.objects.active()
+        .select_related("user", "service_account")
+        .filter(key_hash=hash_key(raw_key))
+        .first()
+    )
+    if api_key is None:
+        return None
+    if api_key.user_id is not None and not api_key.user.is_active:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    if api_key.service_account_id is not None:
+        return Principal.for_service_account(api_key.service_account, api_key)
+    return Principal.for_user(api_key.user, api_key)
+
+
+def members_for_workspace(*, workspace: Workspace) -> QuerySet[Membership]:
+    return Membership.objects.for_workspace(workspace).select_related("user")
+
+
+def membership_get(*, workspace: Workspace, sub_or_email: str) -> Membership:
+    """A member by user id (`sub`) or email; 404 when not a member of this workspace."""
+    memberships = members_for_workspace(workspace=workspace)
+    if sub_or_email.isdigit():
+        membership = memberships.filter(user_id=int(sub_or_email)).first()
+    else:
+        membership = memberships.filter(user__email__iexact=sub_or_email).first()
+    if membership is None:
+        raise Http404("No such member in this workspace.")
+    return membership
+
+
+def admin_count(*, workspace: Workspace) -> int:
+    return Membership.objects.for_workspace(workspace).filter(role=Role.ADMIN).count()
+
+
+def invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return Invitation.objects.for_workspace(workspace).select_related("invited_by")
+
+
+def pending_invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return invitations_for_workspace(workspace=workspace).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+
+
+def invitation_get_by_token(*, token: str) -> Invitation | None:
+    return (
+        Invitation.objects.select_related("workspace", "invited_by")
+        .filter(token_hash=hash_key(token))
+        .first()
+    )
+
+
+def invitation_get(*, workspace: Workspace, invitation_id: int) -> Invitation:
+    invitation = invitations_for_workspace(workspace=workspace).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("No such invitation in this workspace.")
+    return invitation
+
+
+def pending_invitations_for_email(*, email: str) -> QuerySet[Invitation]:
+    return Invitation.objects.select_related("workspace").filter(
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+
+
+def service_accounts_for_workspace(*, workspace: Workspace) -> QuerySet[ServiceAccount]:
+    return ServiceAccount.objects.for_workspace(workspace)
+
+
+def service_account_get(*, workspace: Workspace, client_id: str) -> ServiceAccount:
+    account = service_accounts_for_workspace(workspace=workspace).filter(client_id=client_id).first()
+    if account is None:
+        raise Http404("No such service account in this workspace.")
+    return account
+
+
+def api_keys_for_service_account(*, service_account: ServiceAccount) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(service_account=service_account)
+
+
+def api_keys_for_user(*, user) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=user)
+
+
+def audit_log_for_workspace(*, workspace: Workspace) -> QuerySet[AuditLogEntry]:
+    return AuditLogEntry.objects.for_workspace(workspace).select_related("actor")
