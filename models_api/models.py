@@ -37,6 +37,9 @@ class ModelAPI(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who, as text: a service account has no user row, and the label outlives the user.
+    created_by_label = models.CharField(max_length=254, blank=True)
+    updated_by_label = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
