@@ -113,3 +113,6 @@ class UsageRecord(models.Model):
     class Meta:
         ordering = ["-time"]
         indexes = [models.Index(fields=["model_api", "-time"])]
+
+
+from .policy_models import *  # noqa: F401,F403,E402
