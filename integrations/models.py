@@ -3,13 +3,28 @@
 import json
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
 from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
 from workspaces.models import WorkspaceOwnedQuerySet, slug_validator
 
 from .providers import PROVIDERS
+
+
+def mask_secret(value: str | None) -> str:
+    """A hint that identifies a secret without revealing it: `sk-…a1b2`.
+
+    Short values show nothing but the ellipsis: four characters of an eight-character
+    key would be half of it.
+    """
+    if not value:
+        return ""
+    if len(value) < 12:
+        return "…"
+    return f"{value[:3]}…{value[-4:]}"
 
 
 class IntegrationConnection(models.Model):
@@ -24,21 +39,31 @@ class IntegrationConnection(models.Model):
     name = models.CharField(max_length=49, validators=[slug_validator])
     display_name = models.CharField(max_length=100, blank=True)
     integration = models.CharField(
-        max_length=40, choices=[(provider_id, p.display_name) for provider_id, p in PROVIDERS.items()]
+        max_length=40,
+        choices=[(provider_id, provider.display_name) for provider_id, provider in PROVIDERS.items()],
     )
     config = models.JSONField(default=dict, blank=True)
     # JSON object of the provider's secret fields, Fernet-encrypted at rest.
     secret = EncryptedTextField()
     secret_hint = models.CharField(max_length=32, blank=True)
+    # Bumped whenever what the provider sees changes (the key, or the upstream settings):
+    # catalog cache keys and in-flight validation results are tied to it.
+    secret_version = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKING)
     status_message = models.CharField(max_length=500, blank=True)
     validated_at = models.DateTimeField(null=True, blank=True)
+    # Provider unreachable: consecutive failed checks and when to try again (backoff).
+    check_attempts = models.PositiveSmallIntegerField(default=0)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Who, as text: a service account has no user row, and the label outlives the user.
+    created_by_label = models.CharField(max_length=254, blank=True)
+    updated_by_label = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +78,10 @@ class IntegrationConnection(models.Model):
     def __str__(self) -> str:
         return f"{self.integration}:{self.name}"
 
+    def __repr__(self) -> str:
+        # Never the secret, even in a debugger or a traceback.
+        return f"<IntegrationConnection {self.pk} {self}>"
+
     @property
     def provider(self):
         return PROVIDERS[self.integration]
@@ -60,3 +89,50 @@ class IntegrationConnection(models.Model):
     @property
     def secret_values(self) -> dict:
         return json.loads(self.secret) if self.secret else {}
+
+    @property
+    def masked_secret(self) -> dict[str, str]:
+        """Every secret field of the provider, masked (an unset one is "")."""
+        values = self.secret_values
+        return {
+            item.name: mask_secret(values.get(item.name)) for item in self.provider.secret_fields
+        }
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def base_url(self) -> str:
+        return self.provider.base_url(self.config)
+
+    @property
+    def is_unreachable(self) -> bool:
+        return self.status == self.Status.INVALID and self.next_check_at is not None
+
+
+def encrypted_fields():
+    return [
+        field
+        for model in (IntegrationConnection,)
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
+
+
+def reset_encryption_keys() -> None:
+    """fernet_fields caches the keys on each field the first time it is used; forget
+    them so a changed `FERNET_KEYS` takes effect in this process."""
+    for field in encrypted_fields():
+        for cached in ("keys", "fernet_keys", "fernet"):
+            field.__dict__.pop(cached, None)
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting, **kwargs):
+    if setting in ("FERNET_KEYS", "FERNET_USE_HKDF"):
+        reset_encryption_keys()
+    if setting == "UPSTREAM_ALLOWED_HOSTS":
+        from . import ssrf
+
+        ssrf.clear_call_time_cache()
