@@ -40,7 +40,7 @@ class IntegrationConnection(models.Model):
     display_name = models.CharField(max_length=100, blank=True)
     integration = models.CharField(
         max_length=40,
-        choices=[(provider_id, provider.display_name) for provider_id, provider in PROVIDERS.items()],
+        choices=[(provider.id, provider.display_name) for provider in PROVIDERS.values()],
     )
     config = models.JSONField(default=dict, blank=True)
     # JSON object of the provider's secret fields, Fernet-encrypted at rest.

@@ -151,9 +151,7 @@ OPENAI = Provider(
     display_name="OpenAI",
     description="GPT, o-series, embedding and moderation models from OpenAI.",
     secret_fields=(
-        ConfigField(
-            "apiKey", "API key", required=True, secret=True, placeholder="sk-proj-…"
-        ),
+        ConfigField("apiKey", "API key", required=True, secret=True, placeholder="sk-proj-…"),
     ),
     config_fields=(
         ConfigField(
