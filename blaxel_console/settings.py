@@ -153,7 +153,18 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Keep every valid connection's model catalog warm (its cache lives an hour).
+    "integrations-refresh-catalogs": {
+        "task": "integrations.tasks.refresh_catalogs",
+        "schedule": 15 * 60,
+    },
+    # Check again connections whose provider was unreachable, once their backoff elapsed.
+    "integrations-recheck-connections": {
+        "task": "integrations.tasks.recheck_due_connections",
+        "schedule": 60,
+    },
+}
 
 # --- Auth (django-allauth) ---------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
