@@ -1,8 +1,26 @@
+"""Template context for every page: the header's workspace switcher and what the
+current user may do in the current workspace (asked of the permission layer)."""
+
+from .permissions import Action, role_allows
 from .selectors import workspaces_for_user
 
 
+class WorkspacePermissions:
+    """`{% if workspace_perms.manage_members %}` in templates: the lower-cased `Action`
+    name, answered by `role_allows` for the role `WorkspaceMixin` resolved."""
+
+    def __init__(self, role: str | None):
+        self.role = role
+
+    def __getitem__(self, name: str) -> bool:
+        try:
+            action = Action[name.upper()]
+        except KeyError:
+            raise KeyError(name) from None
+        return role_allows(self.role, action)
+
+
 def workspace_context(request):
-    """The header's workspace switcher: the user's workspaces and the current one."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     match = getattr(request, "resolver_match", None)
@@ -10,4 +28,6 @@ def workspace_context(request):
     return {
         "user_workspaces": workspaces_for_user(request.user).only("name", "display_name"),
         "current_workspace_name": current,
+        # Templates render after the view ran, so WorkspaceMixin has set the role by now.
+        "workspace_perms": WorkspacePermissions(getattr(request, "workspace_role", None)),
     }

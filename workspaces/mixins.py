@@ -11,6 +11,9 @@ from .models import Workspace
 from .permissions import Action, role_allows
 from .principals import Principal
 
+# Session key of the workspace the user last opened; the home page returns there.
+LAST_WORKSPACE_SESSION_KEY = "last_workspace"
+
 
 class WorkspaceMixin(LoginRequiredMixin):
     """Sets `self.workspace`, `self.role`, `self.principal`. `required_action` is checked
@@ -29,9 +32,16 @@ class WorkspaceMixin(LoginRequiredMixin):
             raise Http404("No such workspace.")
         request.workspace, request.workspace_role = self.workspace, self.role
         is_read = request.method in ("GET", "HEAD", "OPTIONS")
-        action = self.required_action if is_read else (self.required_write_action or self.required_action)
+        action = (
+            self.required_action
+            if is_read
+            else (self.required_write_action or self.required_action)
+        )
         if not role_allows(self.role, action):
             raise PermissionDenied("Your role in this workspace does not allow this.")
+        # Written only when it changes, so browsing one workspace costs no session write.
+        if request.session.get(LAST_WORKSPACE_SESSION_KEY) != self.workspace.name:
+            request.session[LAST_WORKSPACE_SESSION_KEY] = self.workspace.name
         return super().dispatch(request, *args, **kwargs)
 
     def can(self, action: Action) -> bool:

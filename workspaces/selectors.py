@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
@@ -143,3 +145,60 @@ def api_keys_for_user(*, user) -> QuerySet[ApiKey]:
 
 def audit_log_for_workspace(*, workspace: Workspace) -> QuerySet[AuditLogEntry]:
     return AuditLogEntry.objects.for_workspace(workspace).select_related("actor")
+
+
+# --- lookups for the console's screens (404 for anything outside the workspace) ------------
+
+
+def membership_get_by_id(*, workspace: Workspace, membership_id: int) -> Membership:
+    membership = members_for_workspace(workspace=workspace).filter(pk=membership_id).first()
+    if membership is None:
+        raise Http404("No such member in this workspace.")
+    return membership
+
+
+def membership_for_user(*, workspace: Workspace, user) -> Membership | None:
+    return members_for_workspace(workspace=workspace).filter(user=user).first()
+
+
+def open_invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """Invitations still worth showing on the Team page: pending or expired (an expired
+    one can be resent), newest first."""
+    return invitations_for_workspace(workspace=workspace).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    )
+
+
+def pending_invitations_for_user(*, user) -> QuerySet[Invitation]:
+    """Pending invitations the user may accept without the emailed link: only for an
+    email address they have verified (otherwise anyone could sign up with someone else's
+    address and join their workspaces). With verification switched off, the account
+    email is trusted as the deployment chose."""
+    if settings.ACCOUNT_EMAIL_VERIFICATION == "none":
+        trusted = bool(user.email)
+    else:
+        trusted = EmailAddress.objects.filter(
+            user=user, email__iexact=user.email, verified=True
+        ).exists()
+    if not trusted:
+        return Invitation.objects.none()
+    return pending_invitations_for_email(email=user.email)
+
+
+def api_key_get_for_service_account(*, service_account: ServiceAccount, key_id: int) -> ApiKey:
+    api_key = (
+        api_keys_for_service_account(service_account=service_account)
+        .select_related("service_account__workspace")
+        .filter(pk=key_id)
+        .first()
+    )
+    if api_key is None:
+        raise Http404("No such key for this service account.")
+    return api_key
+
+
+def api_key_get_for_user(*, user, key_id: int) -> ApiKey:
+    api_key = api_keys_for_user(user=user).filter(pk=key_id).first()
+    if api_key is None:
+        raise Http404("No such personal API key.")
+    return api_key

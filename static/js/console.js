@@ -1,8 +1,12 @@
 // Small progressive enhancements; every page works without them.
+
+// Legacy: a <select data-navigate> goes to the chosen option's URL.
 document.addEventListener("change", (event) => {
   const select = event.target.closest("select[data-navigate]");
   if (select) window.location.assign(select.value);
 });
+
+// Copy buttons: <button data-copy="element-id">.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
@@ -16,4 +20,25 @@ document.addEventListener("click", async (event) => {
     button.textContent = "Press Ctrl+C";
   }
   setTimeout(() => (button.textContent = "Copy"), 2000);
+});
+
+// Header menus (<details data-menu>): one open at a time; a click outside or Escape
+// closes them, and Escape returns the focus to the menu's button.
+document.addEventListener("click", (event) => {
+  document.querySelectorAll("details[data-menu][open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.removeAttribute("open");
+  });
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  document.querySelectorAll("details[data-menu][open]").forEach((menu) => {
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
+  });
+});
+
+// Destructive forms ask first: <form data-confirm="Delete …?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });

@@ -1,0 +1,90 @@
+"""HTML forms. They only validate input; the views hand the cleaned data to a service,
+and `add_service_error` puts what the service refused next to the right field."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import slug_validator, validate_workspace_name
+from .permissions import Role
+from .services import API_KEY_EXPIRY
+
+_EXPIRY_LABELS = {"24h": "24 hours", "1w": "1 week", "30d": "30 days", "never": "Never"}
+# The service's map is the source of truth; labels only make it readable.
+API_KEY_EXPIRY_CHOICES = [(value, _EXPIRY_LABELS.get(value, value)) for value in API_KEY_EXPIRY]
+
+
+def add_service_error(form: forms.Form, error: ValidationError | str, field: str | None = None):
+    """Attach a service's `ValidationError` (or a `Conflict` message) to `form`: errors on
+    fields the form has go next to them, the rest become non-field errors."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        for name, messages in error.message_dict.items():
+            form.add_error(name if name in form.fields else None, messages)
+        return
+    messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+    form.add_error(field if field in form.fields else None, messages)
+
+
+class WorkspaceCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=40,
+        validators=[slug_validator, validate_workspace_name],
+        help_text="Used in URLs and API calls. Lowercase letters, digits and hyphens; "
+        "cannot be changed later.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    display_name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Shown in the console. Defaults to the name.",
+    )
+
+
+class WorkspaceDisplayNameForm(forms.Form):
+    display_name = forms.CharField(max_length=100, label="Display name")
+
+
+class WorkspaceDeleteForm(forms.Form):
+    confirm_name = forms.CharField(
+        label="Type the workspace name to confirm",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, workspace_name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspace_name = workspace_name
+
+    def clean_confirm_name(self):
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.workspace_name:
+            raise ValidationError(f"Type “{self.workspace_name}” exactly to delete this workspace.")
+        return value
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class ServiceAccountForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.MEMBER,
+        help_text="What keys of this account may do in the workspace.",
+    )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="To recognise the key later, e.g. where it is used."
+    )
+    expires_in = forms.ChoiceField(
+        label="Expires after", choices=API_KEY_EXPIRY_CHOICES, initial="30d"
+    )
