@@ -200,6 +200,30 @@ GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 # In-process cache lifetime of the gateway's auth / routing lookups (seconds).
 GATEWAY_LOCAL_CACHE_TTL = env.float("GATEWAY_LOCAL_CACHE_TTL", default=2.0)
+# Middleware of the gateway path (/run/), which skips the console's MIDDLEWARE.
+GATEWAY_MIDDLEWARE: list[str] = []
+
+# --- Usage pipeline, retention, metrics (models_api/usage_pipeline.py, prometheus.py) -----
+# Redis list holding usage records until a worker writes them (name under the cache prefix).
+USAGE_QUEUE_KEY = env.str("USAGE_QUEUE_KEY", default="usage")
+USAGE_DRAIN_BATCH_SIZE = env.int("USAGE_DRAIN_BATCH_SIZE", default=500)
+USAGE_DRAIN_INTERVAL = env.float("USAGE_DRAIN_INTERVAL", default=2.0)  # seconds
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=30)
+USAGE_ROLLUP_RETENTION_DAYS = env.int("USAGE_ROLLUP_RETENTION_DAYS", default=400)
+# Bearer token for Prometheus' scrape of /metrics; the endpoint is off (404) when unset.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The usage tasks live outside tasks.py; the worker must import them.
+CELERY_IMPORTS = ("models_api.usage_pipeline",)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "models-api-drain-usage": {
+            "task": "models_api.drain_usage_queue",
+            "schedule": USAGE_DRAIN_INTERVAL,
+            "options": {"expires": 10 * USAGE_DRAIN_INTERVAL},
+        },
+        "models-api-purge-usage": {"task": "models_api.purge_old_usage", "schedule": 3600},
+    }
+)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

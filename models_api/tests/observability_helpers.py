@@ -1,0 +1,92 @@
+"""Fixtures and helpers shared by the observability tests (usage pipeline, policies,
+metrics, screens). Test modules take the fixtures with
+`from .observability_helpers import *` and the helpers by name (kept out of a conftest.py
+so that other suites of this app are unaffected)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+
+from models_api import enforcement
+from models_api.models import ModelAPI, UsageRecord
+
+__all__ = ["_fresh_counters", "bare_model_api", "isolated_usage_queue"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    """Rate-limit and token counters outlive a test's database; start each test clean."""
+    enforcement.reset_counters()
+    yield
+    enforcement.reset_counters()
+
+
+@pytest.fixture
+def isolated_usage_queue(settings):
+    """A usage queue of this test only (the session's Celery worker never drains it)."""
+    settings.USAGE_QUEUE_KEY = f"usage-test-{uuid.uuid4().hex[:8]}"
+    yield settings.USAGE_QUEUE_KEY
+    if settings.REDIS_URL:
+        from models_api.usage_pipeline import lock_key, processing_key, queue_key
+
+        enforcement.sync_redis().delete(queue_key(), processing_key(), lock_key())
+
+
+@pytest.fixture
+def bare_model_api():
+    """`bare_model_api(workspace, name=...)`: a deployed model API row, without connections
+    (enough for usage, metrics and policies)."""
+
+    def make(workspace, name="my-gpt", model="gpt-4o-mini", **fields):
+        return ModelAPI.objects.create(
+            workspace=workspace,
+            name=name,
+            display_name=fields.pop("display_name", name),
+            runtime_type="openai",
+            runtime_model=model,
+            status=ModelAPI.Status.DEPLOYED,
+            **fields,
+        )
+
+    return make
+
+
+def usage(model_api, *, when=None, status=200, latency=100.0, ttfb=None, tokens=(0, 0), **extra):
+    """A usage record payload for `model_api` (what the gateway hands the pipeline)."""
+    input_tokens, output_tokens = tokens
+    return {
+        "request_id": extra.pop("request_id", uuid.uuid4().hex),
+        "time": when or datetime.now(UTC),
+        "workspace_id": model_api.workspace_id,
+        "model_api_id": model_api.pk,
+        "model_api_name": model_api.name,
+        "caller": extra.pop("caller", "ada@example.com"),
+        "api_key_prefix": extra.pop("api_key_prefix", "bl_abcdefgh"),
+        "path": extra.pop("path", "v1/chat/completions"),
+        "status_code": status,
+        "latency_ms": latency,
+        "ttfb_ms": ttfb,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+        "streamed": extra.pop("streamed", False),
+        "error_type": extra.pop("error_type", ""),
+        "connection_name": extra.pop("connection_name", "openai-main"),
+    }
+
+
+def minutes_ago(minutes: float, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(minutes=minutes)
+
+
+def record_count(**filters) -> int:
+    return UsageRecord.objects.filter(**filters).count()
+
+
+def redis_required():
+    return pytest.mark.skipif(
+        not settings.REDIS_URL,
+        reason="needs Redis: the durable queue / shared counters are the point",
+    )

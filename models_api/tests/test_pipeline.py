@@ -1,0 +1,313 @@
+"""The usage pipeline: batch insert, idempotency, rollups, the durable Redis queue with a
+worker that goes down and comes back, the fallback when Redis is unreachable, retention."""
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import ROOT, subprocess_env, wait_until
+from models_api import enforcement, usage_pipeline
+from models_api.models import UsageRecord, UsageRollup
+from models_api.policy_models import LATENCY_BUCKETS_MS, latency_bucket_fields
+
+from .observability_helpers import *  # noqa: F403
+from .observability_helpers import redis_required, usage
+
+pytestmark = pytest.mark.django_db
+
+MINUTE = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def recent_minute():
+    """A whole minute well inside the retention window."""
+    return (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
+
+
+def test_batch_insert_writes_records_and_the_minute_rollup(
+    workspace, bare_model_api, recent_minute
+):
+    api = bare_model_api(workspace)
+
+    def at(seconds):
+        return recent_minute + timedelta(seconds=seconds)
+
+    batch = [
+        usage(api, when=at(1), status=200, latency=40, tokens=(10, 5)),
+        usage(api, when=at(20), status=200, latency=120, ttfb=30, tokens=(7, 3)),
+        usage(api, when=at(30), status=429, latency=5),
+        usage(api, when=at(59), status=502, latency=9000, error_type="upstream_unreachable"),
+        usage(api, when=at(61), status=200, latency=70, tokens=(1, 1)),
+    ]
+
+    assert usage_pipeline.store_usage_records(batch) == 5
+
+    assert UsageRecord.objects.filter(model_api=api).count() == 5
+    first, second = UsageRollup.objects.filter(model_api=api).order_by("minute")
+    assert first.minute == recent_minute
+    classes = (first.requests_2xx, first.requests_4xx, first.requests_5xx)
+    assert (first.requests, *classes) == (4, 2, 1, 1)
+    assert first.upstream_errors == 1
+    assert (first.input_tokens, first.output_tokens, first.total_tokens) == (17, 8, 25)
+    assert first.latency_sum_ms == pytest.approx(40 + 120 + 5 + 9000)
+    assert (first.ttfb_sum_ms, first.ttfb_count) == (30, 1)
+    buckets = dict(zip(LATENCY_BUCKETS_MS, (getattr(first, f) for f in latency_bucket_fields())))
+    assert buckets[10] == 1  # 5 ms
+    assert buckets[50] == 1  # 40 ms (25 < x <= 50)
+    assert buckets[200] == 1  # 120 ms
+    assert buckets[10000] == 1  # 9000 ms
+    assert sum(buckets.values()) == 4
+    assert second.minute == recent_minute + timedelta(minutes=1)
+    assert (second.requests, second.total_tokens) == (1, 2)
+
+
+def test_a_retried_batch_never_double_counts(workspace, bare_model_api, recent_minute):
+    api = bare_model_api(workspace)
+    batch = [usage(api, when=recent_minute + timedelta(seconds=s), tokens=(3, 4)) for s in range(9)]
+    batch.append(usage(api, when=recent_minute + timedelta(seconds=30), tokens=(3, 4)))
+
+    usage_pipeline.store_usage_records(batch)
+    usage_pipeline.store_usage_records(batch[:6])  # the same batch again, partly
+    usage_pipeline.store_usage_records([*batch, usage(api, when=recent_minute, tokens=(1, 0))])
+
+    assert UsageRecord.objects.filter(model_api=api).count() == 11
+    rollup = UsageRollup.objects.get(model_api=api)
+    assert (rollup.requests, rollup.input_tokens, rollup.output_tokens) == (11, 31, 40)
+
+
+def test_records_of_a_deleted_model_api_or_workspace(
+    workspace, other_workspace, bare_model_api, recent_minute
+):
+    kept = bare_model_api(workspace, name="kept")
+    gone = bare_model_api(workspace, name="gone")
+    doomed = bare_model_api(other_workspace, name="doomed")
+    payloads = [usage(kept, when=recent_minute), usage(gone, when=recent_minute)]
+    payloads.append(usage(doomed, when=recent_minute))
+    gone.delete()
+    other_workspace.delete()
+
+    assert usage_pipeline.store_usage_records(payloads) == 2
+
+    # The deleted model API's record stays (by name) in its workspace; the deleted
+    # workspace's record is dropped rather than blocking the queue.
+    assert set(UsageRecord.objects.values_list("model_api_name", flat=True)) == {"kept", "gone"}
+    assert UsageRecord.objects.get(model_api_name="gone").model_api is None
+
+
+def test_without_redis_a_record_is_written_in_process(settings, workspace, bare_model_api):
+    settings.REDIS_URL = ""
+    api = bare_model_api(workspace)
+
+    usage_pipeline.enqueue_usage(usage(api, request_id="req-embedded", tokens=(2, 2)))
+
+    record = UsageRecord.objects.get(request_id="req-embedded")
+    assert (record.model_api, record.total_tokens) == (api, 4)
+    assert UsageRollup.objects.get(model_api=api).requests == 1
+
+
+def test_async_enqueue_without_redis_writes_in_process(
+    settings, transactional_db, workspace, bare_model_api
+):
+    import asyncio
+
+    settings.REDIS_URL = ""
+    api = bare_model_api(workspace)
+
+    asyncio.run(usage_pipeline.aenqueue_usage(usage(api, request_id="req-async")))
+
+    assert UsageRecord.objects.filter(request_id="req-async", model_api=api).exists()
+
+
+def test_redis_unreachable_falls_back_to_a_direct_write(settings, workspace, bare_model_api):
+    # Nothing listens on port 1: the connection is refused at once.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    api = bare_model_api(workspace)
+
+    usage_pipeline.enqueue_usage(usage(api, request_id="req-fallback"))
+
+    assert UsageRecord.objects.filter(request_id="req-fallback").count() == 1
+
+
+def test_unsaved_usage_record_instances_are_accepted(settings, workspace, bare_model_api):
+    settings.REDIS_URL = ""
+    api = bare_model_api(workspace)
+    payload = usage(api, request_id="req-instance", tokens=(5, 6))
+
+    usage_pipeline.enqueue_usage(UsageRecord(**payload))
+
+    assert UsageRecord.objects.get(request_id="req-instance").total_tokens == 11
+
+
+# --- the durable queue (Redis) ---------------------------------------------------------------
+
+
+@redis_required()
+def test_queued_records_wait_in_redis_until_drained(
+    isolated_usage_queue, workspace, bare_model_api
+):
+    api = bare_model_api(workspace)
+    payloads = [usage(api, tokens=(1, 2)) for _ in range(7)]
+    for payload in payloads:
+        usage_pipeline.enqueue_usage(payload)
+
+    assert usage_pipeline.queue_depth() == 7
+    assert UsageRecord.objects.filter(model_api=api).count() == 0
+
+    assert usage_pipeline.drain_usage_queue() == 7
+
+    assert usage_pipeline.queue_depth() == 0
+    assert set(UsageRecord.objects.values_list("request_id", flat=True)) == {
+        p["request_id"] for p in payloads
+    }
+
+
+@redis_required()
+def test_drain_works_in_batches(settings, isolated_usage_queue, workspace, bare_model_api):
+    settings.USAGE_DRAIN_BATCH_SIZE = 4
+    api = bare_model_api(workspace)
+    for _ in range(10):
+        usage_pipeline.enqueue_usage(usage(api))
+
+    # One batch per call of the inner loop: max_batches=2 writes 8 of 10.
+    assert usage_pipeline.drain_usage_queue(max_batches=2) == 8
+    assert usage_pipeline.queue_depth() == 2
+    assert usage_pipeline.drain_usage_queue() == 2
+    assert UsageRecord.objects.filter(model_api=api).count() == 10
+
+
+@redis_required()
+def test_a_drain_that_died_mid_batch_loses_nothing_and_doubles_nothing(
+    isolated_usage_queue, workspace, bare_model_api, recent_minute
+):
+    api = bare_model_api(workspace)
+    payloads = [usage(api, when=recent_minute, tokens=(10, 0)) for _ in range(6)]
+    for payload in payloads:
+        usage_pipeline.enqueue_usage(payload)
+    client = enforcement.sync_redis()
+    # A drain moved a batch of 4 to the processing list, wrote it to the database, and
+    # died before it could drop the processing list.
+    queue, processing = usage_pipeline.queue_key(), usage_pipeline.processing_key()
+    moved = client.eval(usage_pipeline.MOVE_SCRIPT, 2, queue, processing, 4)
+    usage_pipeline.store_usage_records([json.loads(item) for item in moved])
+    assert client.llen(usage_pipeline.processing_key()) == 4
+
+    assert usage_pipeline.drain_usage_queue() == 6  # the 4 again (idempotent), then 2 new
+
+    assert UsageRecord.objects.filter(model_api=api).count() == 6
+    assert UsageRollup.objects.get(model_api=api).input_tokens == 60
+    assert usage_pipeline.queue_depth() == 0
+
+
+@redis_required()
+def test_only_one_drain_runs_at_a_time(isolated_usage_queue, workspace, bare_model_api):
+    api = bare_model_api(workspace)
+    usage_pipeline.enqueue_usage(usage(api))
+    client = enforcement.sync_redis()
+    client.set(usage_pipeline.lock_key(), "another drain", ex=30)
+
+    assert usage_pipeline.drain_usage_queue() == 0
+    assert usage_pipeline.queue_depth() == 1
+
+    client.delete(usage_pipeline.lock_key())
+    assert usage_pipeline.drain_usage_queue() == 1
+
+
+def _start_worker(queue_key: str, celery_queue: str, name: str):
+    """A Celery worker with its beat (the production drain schedule, every second) on a
+    queue of this test only."""
+    log = (ROOT / "var" / f"celery-{name}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "blaxel_console", "worker", "--beat",
+         "--loglevel=INFO", "--concurrency=1", "--pool=solo", "-Q", celery_queue,
+         "--schedule", str(ROOT / "var" / f"beat-{name}"),
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT,
+        env=subprocess_env(
+            USAGE_QUEUE_KEY=queue_key, CELERY_QUEUE=celery_queue, USAGE_DRAIN_INTERVAL="1"
+        ),
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    return process, log
+
+
+def _stop(process, log):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@redis_required()
+@pytest.mark.django_db(transaction=True)
+def test_worker_down_then_up_every_record_arrives_exactly_once(
+    isolated_usage_queue, workspace, bare_model_api
+):
+    api = bare_model_api(workspace)
+    celery_queue = f"usage-{uuid.uuid4().hex[:8]}"
+    sent = []
+
+    def send(count):
+        for _ in range(count):
+            payload = usage(api, tokens=(2, 3))
+            sent.append(payload["request_id"])
+            usage_pipeline.enqueue_usage(payload)
+
+    send(25)  # no worker yet: the records wait in Redis
+    assert usage_pipeline.queue_depth() == 25
+    assert UsageRecord.objects.count() == 0
+
+    process, log = _start_worker(isolated_usage_queue, celery_queue, "up-1")
+    try:
+        wait_until(lambda: UsageRecord.objects.count() == 25, timeout=60)
+    finally:
+        _stop(process, log)
+
+    send(30)  # the worker is down again
+    assert usage_pipeline.queue_depth() == 30
+
+    process, log = _start_worker(isolated_usage_queue, celery_queue, "up-2")
+    try:
+        wait_until(lambda: UsageRecord.objects.count() == 55, timeout=60)
+        wait_until(lambda: usage_pipeline.queue_depth() == 0)
+    finally:
+        _stop(process, log)
+
+    assert sorted(UsageRecord.objects.values_list("request_id", flat=True)) == sorted(sent)
+    rollups = UsageRollup.objects.filter(model_api=api)
+    assert sum(r.requests for r in rollups) == 55
+    assert sum(r.total_tokens for r in rollups) == 55 * 5
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def test_retention_deletes_old_records_and_older_rollups(settings, workspace, bare_model_api):
+    settings.USAGE_RETENTION_DAYS = 30
+    settings.USAGE_ROLLUP_RETENTION_DAYS = 400
+    api = bare_model_api(workspace)
+    now = datetime.now(UTC)
+    fresh = usage(api, when=now - timedelta(days=29))
+    stale = usage(api, when=now - timedelta(days=31))
+    usage_pipeline.store_usage_records([fresh, stale])
+    for days in (31, 399, 401):
+        UsageRollup.objects.create(
+            workspace=workspace,
+            model_api=api,
+            model_api_name=api.name,
+            minute=(now - timedelta(days=days)).replace(second=0, microsecond=0),
+            requests=1,
+        )
+
+    result = usage_pipeline.purge_old_usage()
+
+    assert result == {"records": 1, "rollups": 1}
+    assert list(UsageRecord.objects.values_list("request_id", flat=True)) == [fresh["request_id"]]
+    remaining = sorted((now - r.minute).days for r in UsageRollup.objects.all())
+    # The 29-day-old minute (recomputed from its record), and the 31- and 399-day ones.
+    assert remaining == [29, 31, 399]

@@ -1,0 +1,367 @@
+"""The usage pipeline: from the gateway's call to a `UsageRecord` row and its rollup.
+
+* With Redis (`REDIS_URL`): the gateway hands each record to a durable Redis list (one
+  RPUSH, no database work); the `drain_usage_queue` task, run by Celery beat every
+  `USAGE_DRAIN_INTERVAL` seconds (and triggered early when the queue grows), moves a batch
+  to a processing list in one atomic step, writes it, and only then drops the processing
+  list. A drain that dies mid-batch leaves the batch in the processing list and the next
+  drain writes it again; the insert is idempotent on `request_id` and the rollups are
+  recomputed from the rows, so nothing is lost and nothing is counted twice.
+* Redis unreachable, or no Redis (embedded default): the record is written directly, in
+  the process, after the response.
+* Rollups: per model API and minute, recomputed from that minute's records in the same
+  transaction as the insert, under a row lock, so concurrent writers cannot overwrite each
+  other with stale sums.
+* Retention: `purge_old_usage` (hourly) deletes records older than
+  `USAGE_RETENTION_DAYS` and rollups older than `USAGE_ROLLUP_RETENTION_DAYS`.
+"""
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from workspaces.models import Workspace
+
+from .enforcement import REDIS_ERRORS, async_redis, sync_redis, use_redis
+from .models import ModelAPI, UsageRecord
+from .policy_models import LATENCY_BUCKETS_MS, UsageRollup, latency_bucket_fields
+
+logger = logging.getLogger(__name__)
+
+RECORD_FIELDS = (
+    "request_id",
+    "time",
+    "workspace_id",
+    "model_api_id",
+    "model_api_name",
+    "caller",
+    "api_key_prefix",
+    "path",
+    "status_code",
+    "latency_ms",
+    "ttfb_ms",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "streamed",
+    "error_type",
+    "connection_name",
+)
+# Error types the gateway gives calls that never got an answer from the provider.
+UPSTREAM_ERROR_TYPES = ("upstream_unreachable", "upstream_timeout", "upstream_error")
+DRAIN_LOCK_TTL = 60  # seconds; renewed after every batch
+
+# Moves up to ARGV[1] items from the queue (KEYS[1]) to the processing list (KEYS[2]) in one
+# atomic step and returns them.
+MOVE_SCRIPT = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+  redis.call('RPUSH', KEYS[2], unpack(items))
+end
+return items
+"""
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def _key(name: str) -> str:
+    cache_prefix = settings.CACHES["default"].get("KEY_PREFIX") or "blaxel"
+    return f"{cache_prefix}:{settings.USAGE_QUEUE_KEY}:{name}"
+
+
+def queue_key() -> str:
+    return _key("queue")
+
+
+def processing_key() -> str:
+    return _key("processing")
+
+
+def lock_key() -> str:
+    return _key("drain-lock")
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def record_payload(record) -> dict:
+    """A usage record (a `UsageRecord`, saved or not, or a dict of its fields) as plain
+    JSON-ready data. Fills in a request id and the time when missing."""
+    if isinstance(record, UsageRecord):
+        data = {field: getattr(record, field) for field in RECORD_FIELDS}
+    else:
+        data = {field: record.get(field) for field in RECORD_FIELDS}
+        if data["workspace_id"] is None and record.get("workspace") is not None:
+            data["workspace_id"] = record["workspace"].pk
+        if data["model_api_id"] is None and record.get("model_api") is not None:
+            data["model_api_id"] = record["model_api"].pk
+    data["request_id"] = str(data["request_id"] or uuid.uuid4().hex)
+    moment = data["time"] or timezone.now()
+    data["time"] = moment.isoformat() if isinstance(moment, datetime) else str(moment)
+    for field in ("input_tokens", "output_tokens", "total_tokens"):
+        data[field] = int(data[field] or 0)
+    for field in ("caller", "api_key_prefix", "path", "error_type", "connection_name"):
+        data[field] = data[field] or ""
+    data["streamed"] = bool(data["streamed"])
+    return data
+
+
+def _record_from_payload(payload: dict) -> UsageRecord:
+    values = {field: payload.get(field) for field in RECORD_FIELDS}
+    moment = values["time"]
+    values["time"] = parse_datetime(moment) if isinstance(moment, str) else moment
+    if timezone.is_naive(values["time"]):
+        values["time"] = timezone.make_aware(values["time"], UTC)
+    return UsageRecord(**values)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def store_usage_records(payloads: Iterable[dict]) -> int:
+    """Write records (idempotent on `request_id`) and recompute their minutes' rollups.
+    Records of a workspace deleted meanwhile are dropped. Returns how many were kept."""
+    records = [_record_from_payload(payload) for payload in payloads]
+    if not records:
+        return 0
+    # Looked up before the write transaction, so on SQLite the transaction starts with
+    # its first write (no read-to-write lock upgrade that could deadlock).
+    workspace_ids = set(
+        Workspace.objects.filter(pk__in={r.workspace_id for r in records}).values_list(
+            "pk", flat=True
+        )
+    )
+    model_api_ids = set(
+        ModelAPI.objects.filter(
+            pk__in={r.model_api_id for r in records if r.model_api_id}
+        ).values_list("pk", flat=True)
+    )
+    kept = []
+    for record in records:
+        if record.workspace_id not in workspace_ids:
+            continue
+        if record.model_api_id not in model_api_ids:
+            record.model_api_id = None
+        kept.append(record)
+    try:
+        _write(kept)
+    except OperationalError:
+        raise  # the database is down: the caller keeps the batch and retries
+    except DatabaseError:
+        # One bad record must not block the queue: write them one by one, drop the bad.
+        logger.exception("usage batch refused; writing its %d records one by one", len(kept))
+        for record in kept:
+            try:
+                _write([record])
+            except OperationalError:
+                raise
+            except DatabaseError:
+                logger.exception("usage record %s dropped", record.request_id)
+    return len(kept)
+
+
+@transaction.atomic
+def _write(records: list[UsageRecord]) -> None:
+    UsageRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
+    oldest_kept = timezone.now() - timedelta(days=settings.USAGE_RETENTION_DAYS)
+    minutes = sorted(
+        {
+            (record.workspace_id, record.model_api_name, _minute(record.time))
+            for record in records
+            if record.time >= oldest_kept
+        }
+    )
+    for workspace_id, model_api_name, minute in minutes:
+        _recompute_rollup(workspace_id, model_api_name, minute)
+
+
+def _bucket_filters() -> dict:
+    filters, lower = {}, None
+    for field, upper in zip(latency_bucket_fields(), LATENCY_BUCKETS_MS, strict=True):
+        condition = Q() if lower is None else Q(latency_ms__gt=lower)
+        if upper != float("inf"):
+            condition &= Q(latency_ms__lte=upper)
+        filters[field] = Count("id", filter=condition)
+        lower = upper
+    return filters
+
+
+def _recompute_rollup(workspace_id: int, model_api_name: str, minute: datetime) -> None:
+    try:
+        with transaction.atomic():
+            rollup, _ = UsageRollup.objects.select_for_update().get_or_create(
+                workspace_id=workspace_id, model_api_name=model_api_name, minute=minute
+            )
+    except IntegrityError:  # created concurrently: take the other writer's row
+        rollup = UsageRollup.objects.select_for_update().get(
+            workspace_id=workspace_id, model_api_name=model_api_name, minute=minute
+        )
+    # Read after the row lock is held: every writer that held it before has committed.
+    rows = UsageRecord.objects.filter(
+        workspace_id=workspace_id,
+        model_api_name=model_api_name,
+        time__gte=minute,
+        time__lt=minute + timedelta(minutes=1),
+    )
+    totals = rows.aggregate(
+        requests=Count("id"),
+        requests_2xx=Count("id", filter=Q(status_code__gte=200, status_code__lt=300)),
+        requests_4xx=Count("id", filter=Q(status_code__gte=400, status_code__lt=500)),
+        requests_5xx=Count("id", filter=Q(status_code__gte=500)),
+        upstream_errors=Count("id", filter=Q(error_type__in=UPSTREAM_ERROR_TYPES)),
+        latency_sum_ms=Sum("latency_ms"),
+        ttfb_sum_ms=Sum("ttfb_ms"),
+        ttfb_count=Count("ttfb_ms"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        total_tokens=Sum("total_tokens"),
+        **_bucket_filters(),
+    )
+    for field, value in totals.items():
+        setattr(rollup, field, value or 0)
+    rollup.model_api_id = (
+        rows.exclude(model_api_id=None).order_by("-time").values_list("model_api_id", flat=True)
+    ).first()
+    rollup.save()
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+def enqueue_usage(record) -> None:
+    """Hand one usage record to the pipeline (sync code). Never raises for Redis trouble:
+    the record is then written directly."""
+    payload = record_payload(record)
+    if not use_redis():
+        store_usage_records([payload])
+        return
+    try:
+        length = sync_redis().rpush(queue_key(), json.dumps(payload))
+    except REDIS_ERRORS:
+        logger.warning("usage queue unreachable; writing the record directly", exc_info=True)
+        store_usage_records([payload])
+        return
+    if length % settings.USAGE_DRAIN_BATCH_SIZE == 0:
+        _trigger_drain()
+
+
+async def aenqueue_usage(record) -> None:
+    """`enqueue_usage` for the async gateway: one awaited RPUSH; database work (embedded
+    mode, or Redis down) runs in a thread."""
+    payload = record_payload(record)
+    if not use_redis():
+        await sync_to_async(store_usage_records)([payload])
+        return
+    try:
+        length = await async_redis().rpush(queue_key(), json.dumps(payload))
+    except REDIS_ERRORS:
+        logger.warning("usage queue unreachable; writing the record directly", exc_info=True)
+        await sync_to_async(store_usage_records)([payload])
+        return
+    if length % settings.USAGE_DRAIN_BATCH_SIZE == 0:
+        await sync_to_async(_trigger_drain, thread_sensitive=False)()
+
+
+def _trigger_drain() -> None:
+    """The queue grew by a batch: ask a worker to drain now rather than at the next beat."""
+    try:
+        drain_usage_queue.delay()
+    except Exception:  # the broker may be down too; the beat schedule drains later
+        logger.warning("could not trigger a usage drain", exc_info=True)
+
+
+def queue_depth() -> int | None:
+    """Records waiting in Redis (queued + being written); None without Redis."""
+    if not use_redis():
+        return None
+    try:
+        client = sync_redis()
+        return int(client.llen(queue_key())) + int(client.llen(processing_key()))
+    except REDIS_ERRORS:
+        return None
+
+
+@shared_task(name="models_api.drain_usage_queue", ignore_result=True)
+def drain_usage_queue(max_batches: int = 50) -> int:
+    """Write queued usage records in batches; returns how many were written. One drain
+    runs at a time (a Redis lock); the others return at once."""
+    if not use_redis():
+        return 0
+    client = sync_redis()
+    token = uuid.uuid4().hex
+    if not client.set(lock_key(), token, nx=True, ex=DRAIN_LOCK_TTL):
+        return 0
+    written = 0
+    try:
+        for _ in range(max_batches):
+            # First a batch a previous drain moved but did not finish, then new ones.
+            items = client.lrange(processing_key(), 0, -1) or client.eval(
+                MOVE_SCRIPT, 2, queue_key(), processing_key(), settings.USAGE_DRAIN_BATCH_SIZE
+            )
+            if not items:
+                break
+            payloads = []
+            for item in items:
+                try:
+                    payloads.append(json.loads(item))
+                except ValueError:
+                    logger.error("unreadable usage record dropped: %.200r", item)
+            store_usage_records(payloads)
+            # Only now is the batch safely in the database.
+            client.delete(processing_key())
+            written += len(payloads)
+            client.eval(RENEW_SCRIPT, 1, lock_key(), token, DRAIN_LOCK_TTL)
+    finally:
+        client.eval(RELEASE_SCRIPT, 1, lock_key(), token)
+    return written
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def _delete_in_chunks(queryset, chunk: int = 5000) -> int:
+    deleted = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]
+
+
+@shared_task(name="models_api.purge_old_usage", ignore_result=True)
+def purge_old_usage(now: str | None = None) -> dict:
+    """Delete records and rollups past their retention (`USAGE_RETENTION_DAYS`,
+    `USAGE_ROLLUP_RETENTION_DAYS`)."""
+    moment = parse_datetime(now) if now else timezone.now()
+    records = _delete_in_chunks(
+        UsageRecord.objects.filter(time__lt=moment - timedelta(days=settings.USAGE_RETENTION_DAYS))
+    )
+    rollups = _delete_in_chunks(
+        UsageRollup.objects.filter(
+            minute__lt=moment - timedelta(days=settings.USAGE_ROLLUP_RETENTION_DAYS)
+        )
+    )
+    if records or rollups:
+        logger.info("usage retention: %d records, %d rollups deleted", records, rollups)
+    return {"records": records, "rollups": rollups}
