@@ -8,7 +8,7 @@ templates built once per request) so that it is never the bottleneck of a benchm
 Run it with::
 
     python -m integrations.fake_openai --host 127.0.0.1 --port 8100 \\
-        [--keys sk-a,sk-b] [--no-record]
+        [--keys sk-a,sk-b] [--no-record] [--config '{"chunk_count": 20}']
 
 Endpoints under ``/v1`` (``Authorization: Bearer <key>``, keys from ``--keys``, default
 ``sk-fake-valid-key``): ``GET /models``, ``GET /models/{id}``, ``POST /chat/completions``,
@@ -26,7 +26,8 @@ Test controls under ``/_fake/`` (no auth, not part of OpenAI):
   ``break_after_chunks`` (close the connection abruptly after that many streamed
   chunks), ``keys`` (accepted API keys), ``models`` (the catalog), ``strict_models``
   (unknown models answer 404 ``model_not_found``; off by default so any model name
-  works) and ``record``.
+  works), ``coalesce_streams`` (send an undelayed stream in one write rather than one
+  write per event, as a real provider does) and ``record``.
 - ``POST /_fake/reset`` restores the start-up behaviour and clears the request log.
 - ``GET /_fake/config``, ``GET /_fake/requests`` (method, path, query, headers, parsed
   body, status, stream, completed, cancelled, timestamps; the last 10,000),
@@ -42,6 +43,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import copy
+import functools
 import math
 import os
 import struct
@@ -95,6 +98,7 @@ PIECES = [_piece(index) for index in range(_PRECOMPUTED_PIECES)]
 PIECES_JSON = [orjson.dumps(piece) for piece in PIECES]
 
 
+@functools.lru_cache(maxsize=256)
 def answer_text(word_count: int) -> str:
     return "".join(piece_text(index) for index in range(word_count))
 
@@ -105,6 +109,23 @@ def piece_text(index: int) -> str:
 
 def piece_json(index: int) -> bytes:
     return PIECES_JSON[index] if index < _PRECOMPUTED_PIECES else orjson.dumps(_piece(index))
+
+
+def chat_content_choice(index: int) -> bytes:
+    """The `choices` entry of streamed chat chunk number `index`."""
+    if index < _PRECOMPUTED_PIECES:
+        return CHAT_CONTENT_CHOICES[index]
+    return _chat_content_choice(piece_json(index))
+
+
+def _chat_content_choice(content_json: bytes) -> bytes:
+    return (
+        b'{"index":0,"delta":{"content":' + content_json + b'},"logprobs":null,'
+        b'"finish_reason":null}'
+    )
+
+
+CHAT_CONTENT_CHOICES = [_chat_content_choice(piece) for piece in PIECES_JSON]
 
 
 # --- errors in OpenAI's shape ----------------------------------------------------------------
@@ -220,6 +241,9 @@ class Behaviour:
     keys: list = field(default_factory=lambda: [DEFAULT_KEY])
     models: list = field(default_factory=lambda: [model for model, _, _ in BUILTIN_MODELS])
     strict_models: bool = False
+    # Same bytes in one write instead of one write per event (when nothing delays them):
+    # fewer system calls for throughput runs, but a reader then sees one big chunk.
+    coalesce_streams: bool = False
     record: bool = True
 
     def as_dict(self) -> dict:
@@ -482,8 +506,12 @@ class Call:
 class FakeOpenAI:
     """The ASGI application. State lives in the process: run one worker."""
 
-    def __init__(self, *, keys: list[str] | None = None, record: bool = True):
-        self.initial = {"keys": list(keys or [DEFAULT_KEY]), "record": record}
+    def __init__(
+        self, *, keys: list[str] | None = None, record: bool = True, config: dict | None = None
+    ):
+        # What reset() returns to: the command line's keys, record flag and --config.
+        self.initial = {"keys": list(keys or [DEFAULT_KEY]), "record": record, **(config or {})}
+        apply_config(Behaviour(), self.initial)  # fail at start-up, not at the first reset
         self.requests: deque = deque(maxlen=RECORD_LIMIT)
         self.behaviour = Behaviour()
         self.reset()
@@ -497,7 +525,8 @@ class FakeOpenAI:
         }
 
     def reset(self) -> None:
-        self.behaviour = Behaviour(**self.initial)
+        self.behaviour = Behaviour()
+        apply_config(self.behaviour, copy.deepcopy(self.initial))
         self.requests.clear()
         self._refresh_models()
 
@@ -719,6 +748,10 @@ class FakeOpenAI:
         if await call.pause(behaviour.first_chunk_delay):
             return
         broken_after = behaviour.break_after_chunks
+        if behaviour.coalesce_streams and not behaviour.chunk_delay and broken_after is None:
+            await call.chunk(b"".join(events), first=True)
+            await call.end_stream()
+            return
         delay = behaviour.chunk_delay
         for index, event in enumerate(events):
             if index and await call.pause(delay):
@@ -801,10 +834,7 @@ class FakeOpenAI:
                 b'"logprobs":null,"finish_reason":null}' + tail
             )
             for index in range(words):
-                yield (
-                    head + b'{"index":0,"delta":{"content":' + piece_json(index) + b"},"
-                    b'"logprobs":null,"finish_reason":null}' + tail
-                )
+                yield head + chat_content_choice(index) + tail
             yield (
                 head + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":"'
                 + finish_reason.encode() + b'"}' + tail
@@ -1084,13 +1114,22 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="keep no request log (for long benchmark runs)",
     )
+    parser.add_argument(
+        "--config",
+        type=orjson.loads,
+        default=None,
+        help="initial behaviour as JSON, e.g. '{\"chunk_count\": 20}' (kept across resets)",
+    )
     parser.add_argument("--log-level", default="warning")
     options = parser.parse_args(argv)
 
     import uvicorn
 
     keys = [key.strip() for key in options.keys.split(",") if key.strip()]
-    application = FakeOpenAI(keys=keys, record=not options.no_record)
+    try:
+        application = FakeOpenAI(keys=keys, record=not options.no_record, config=options.config)
+    except ConfigError as error:
+        parser.error(f"--config: {error}")
     uvicorn.run(
         application,
         host=options.host,

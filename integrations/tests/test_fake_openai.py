@@ -4,14 +4,16 @@ the gateway and the tests use it: shapes, streams, errors, delays, disconnects."
 import array
 import asyncio
 import base64
+import subprocess
+import sys
 import time
 
 import httpx
 import openai
 import pytest
 
-from conftest import wait_until
-from integrations.fake_openai import ANSWER_WORDS, mask_key
+from conftest import ROOT, free_port, wait_for_http, wait_until
+from integrations.fake_openai import ANSWER_WORDS, DEFAULT_KEY, mask_key
 
 ANSWER = " ".join(ANSWER_WORDS)
 
@@ -606,3 +608,50 @@ def test_stopped_server_refuses_connections_then_comes_back(fake_openai, client)
     with fake_openai.stopped(), pytest.raises(openai.APIConnectionError):
         client.models.list()
     assert client.models.list().data
+
+
+def test_coalesced_stream_sends_the_same_events(client, fake_openai):
+    def content_of(stream):
+        return [
+            (chunk.choices[0].delta.content, chunk.choices[0].finish_reason)
+            if chunk.choices
+            else chunk.usage.total_tokens
+            for chunk in stream
+        ]
+
+    options = {"stream": True, "stream_options": {"include_usage": True}}
+    separate = content_of(
+        client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, **options)
+    )
+    fake_openai.configure(coalesce_streams=True)
+    coalesced = content_of(
+        client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, **options)
+    )
+    assert coalesced == separate
+    assert len(coalesced) == 23
+
+
+def test_command_line_keys_no_record_and_initial_config():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integrations.fake_openai", "--port", str(port),
+         "--keys", "sk-one,sk-two", "--no-record", "--config", '{"chunk_count": 3}'],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/_fake/health", process)
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-two", max_retries=0)
+        answer = client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE)
+        assert answer.choices[0].message.content == " ".join(ANSWER_WORDS[:3])
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{url}/v1", api_key=DEFAULT_KEY, max_retries=0).models.list()
+        assert httpx.get(f"{url}/_fake/requests").json() == []
+        # A reset goes back to the command line's behaviour, not the built-in defaults.
+        config = httpx.post(f"{url}/_fake/reset").json()
+        assert config["chunk_count"] == 3
+        assert config["keys"] == ["sk-one", "sk-two"]
+        assert config["record"] is False
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
