@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import httpx
 from django.core.cache import cache
 
-from .models import IntegrationConnection
+from .models import IntegrationConnection, mask_secret
 from .ssrf import UnsafeUpstreamError, check_base_url
 
 # A live list is trusted this long; the periodic refresh runs well within it.
@@ -153,12 +153,27 @@ class ProviderRejected(ProviderError):
         self.status_code = status_code
 
 
+_TOKEN = re.compile(r"[^\s\"'`,;()]+")
+
+
 def _scrub(text: str, connection: IntegrationConnection) -> str:
-    """Providers may quote the key back in an error; never pass it on."""
-    for value in connection.secret_values.values():
-        if value and len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    return text[:MAX_MESSAGE_LENGTH]
+    """Providers quote a rejected key back, whole or half-masked (OpenAI: `sk-proj-****abcd`,
+    eight characters and the last four). Replace any such quote with our own hint."""
+    secrets = [value for value in connection.secret_values.values() if value and len(value) >= 8]
+
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        bare = token.rstrip(".:")
+        for secret in secrets:
+            quoted = secret in bare or (
+                len(bare) >= 6
+                and (bare[:6] == secret[:6] or ("*" in bare and bare[-4:] == secret[-4:]))
+            )
+            if quoted:
+                return mask_secret(secret) + token[len(bare) :]
+        return token
+
+    return _TOKEN.sub(replace, text)[:MAX_MESSAGE_LENGTH]
 
 
 def _provider_message(response: httpx.Response) -> str:

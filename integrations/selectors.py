@@ -14,7 +14,7 @@ def connections_for_workspace(*, workspace: Workspace) -> QuerySet[IntegrationCo
     """The workspace's connections, each annotated with `model_api_count`."""
     return (
         IntegrationConnection.objects.for_workspace(workspace)
-        .select_related("created_by", "updated_by")
+        .select_related("workspace", "created_by", "updated_by")
         .annotate(model_api_count=Count("model_api_links__model_api", distinct=True))
     )
 

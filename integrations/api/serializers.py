@@ -1,0 +1,95 @@
+"""`/v0/integrations/...` in Blaxel's shapes (DESIGN.md §8). Input serializers only
+validate; representations are built by the functions below and never hold a secret
+(only its hint).
+
+Read-only fields a client sends back from a GET (`metadata.createdAt`, `status`, ...)
+are not declared, so they are ignored.
+"""
+
+from rest_framework import serializers
+from rest_framework.fields import DateTimeField
+
+from ..catalog import CatalogSnapshot
+from ..models import IntegrationConnection
+
+_datetime = DateTimeField()
+
+
+def _values() -> serializers.DictField:
+    """Config or secret: an object of strings; null or "" means "not set" / "unchanged"."""
+    value = serializers.CharField(
+        allow_blank=True, allow_null=True, max_length=2000, trim_whitespace=False
+    )
+    return serializers.DictField(child=value, required=False, allow_null=True)
+
+
+class MetadataInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    displayName = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, allow_null=True
+    )
+
+
+class SpecInputSerializer(serializers.Serializer):
+    integration = serializers.CharField(max_length=40, required=False)
+    config = _values()
+    secret = _values()
+    sandbox = serializers.BooleanField(required=False, allow_null=True)
+
+
+class ConnectionInputSerializer(serializers.Serializer):
+    """The body of POST /v0/integrations/connections (`partial=False`: name, integration
+    required) and PUT .../{name} (`partial=True`: what is missing stays as it is)."""
+
+    metadata = MetadataInputSerializer(required=False)
+    spec = SpecInputSerializer(required=False)
+
+    def validate(self, attrs):
+        if self.partial:
+            return attrs
+        errors = {}
+        if not (attrs.get("metadata") or {}).get("name"):
+            errors["metadata"] = {"name": "This field is required."}
+        if not (attrs.get("spec") or {}).get("integration"):
+            errors["spec"] = {"integration": "This field is required."}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def _when(value) -> str | None:
+    return _datetime.to_representation(value) if value else None
+
+
+def connection_representation(connection: IntegrationConnection) -> dict:
+    return {
+        "metadata": {
+            "name": connection.name,
+            "displayName": connection.display_name or connection.name,
+            "workspace": connection.workspace.name,
+            "labels": {},
+            "createdAt": _when(connection.created_at),
+            "updatedAt": _when(connection.updated_at),
+            "createdBy": connection.created_by_label or None,
+            "updatedBy": connection.updated_by_label or None,
+        },
+        "spec": {
+            "integration": connection.integration,
+            "config": dict(connection.config),
+            "secret": connection.masked_secret,
+        },
+        "status": connection.status,
+        "statusMessage": connection.status_message,
+        "validatedAt": _when(connection.validated_at),
+    }
+
+
+def catalog_representation(snapshot: CatalogSnapshot, models) -> dict:
+    """OpenAI's list shape, plus where the list came from."""
+    return {
+        "object": "list",
+        "data": [model.to_openai() for model in models],
+        "source": "live" if snapshot.live else "builtin",
+        "stale": snapshot.stale,
+        "error": snapshot.error or None,
+    }

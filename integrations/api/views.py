@@ -1,0 +1,196 @@
+"""`/v0/integrations/...` (DESIGN.md §8): connections (masked), their model catalog and
+the providers' descriptions. Members read; admins write (`permissions.API_ACTIONS`)."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from workspaces.api.base import WorkspaceAPIView
+
+from .. import selectors, services
+from ..catalog import catalog_snapshot, rank_models
+from ..models import IntegrationConnection
+from ..permissions import API_ACTIONS
+from ..providers import get_provider
+from .serializers import (
+    ConnectionInputSerializer,
+    catalog_representation,
+    connection_representation,
+)
+
+MAX_MODELS_LIMIT = 1000
+TRUE = {"1", "true", "yes"}
+
+
+def _api_field(provider, field: str) -> str:
+    """Where a service's error field sits in Blaxel's JSON."""
+    fixed = {
+        "name": "metadata.name",
+        "display_name": "metadata.displayName",
+        "integration": "spec.integration",
+        "config": "spec.config",
+        "secret": "spec.secret",
+    }
+    if field in fixed:
+        return fixed[field]
+    if provider is not None and provider.secret_field(field) is not None:
+        return f"spec.secret.{field}"
+    if provider is not None and provider.config_field(field) is not None:
+        return f"spec.config.{field}"
+    return f"spec.config.{field}"
+
+
+def _as_api_validation_error(error: DjangoValidationError, provider) -> exceptions.ValidationError:
+    if hasattr(error, "error_dict"):
+        return exceptions.ValidationError(
+            {
+                _api_field(provider, field): " ".join(
+                    message for item in errors for message in item.messages
+                )
+                for field, errors in error.error_dict.items()
+            }
+        )
+    return exceptions.ValidationError({"non_field_errors": " ".join(error.messages)})
+
+
+class ConnectionListCreateApi(WorkspaceAPIView):
+    required_actions = API_ACTIONS
+
+    @extend_schema(operation_id="listIntegrationConnections", responses={200: dict})
+    def get(self, request):
+        # Always a plain JSON array (Blaxel's clients parse it so, whatever the version).
+        connections = selectors.connections_for_workspace(workspace=self.workspace)
+        return Response([connection_representation(item) for item in connections])
+
+    @extend_schema(
+        operation_id="createIntegrationConnection",
+        request=ConnectionInputSerializer,
+        responses={200: dict},
+    )
+    def post(self, request):
+        serializer = ConnectionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        metadata, spec = serializer.validated_data["metadata"], serializer.validated_data["spec"]
+        provider = get_provider(spec["integration"])
+        try:
+            connection = services.integration_connection_create(
+                workspace=self.workspace,
+                name=metadata["name"],
+                display_name=metadata.get("displayName") or "",
+                integration=spec["integration"],
+                config=spec.get("config") or {},
+                secret=spec.get("secret") or {},
+                actor=self.principal,
+            )
+        except DjangoValidationError as error:
+            raise _as_api_validation_error(error, provider) from error
+        return Response(self._representation(connection.name))
+
+    def _representation(self, name: str) -> dict:
+        connection = selectors.connection_get(workspace=self.workspace, name=name)
+        return connection_representation(connection)
+
+
+class ConnectionDetailApi(WorkspaceAPIView):
+    required_actions = API_ACTIONS
+
+    def _connection(self, name: str) -> IntegrationConnection:
+        return selectors.connection_get(workspace=self.workspace, name=name)
+
+    @extend_schema(operation_id="getIntegrationConnection", responses={200: dict})
+    def get(self, request, name: str):
+        return Response(connection_representation(self._connection(name)))
+
+    @extend_schema(
+        operation_id="updateIntegrationConnection",
+        request=ConnectionInputSerializer,
+        responses={200: dict},
+    )
+    def put(self, request, name: str):
+        connection = self._connection(name)
+        serializer = ConnectionInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        metadata = serializer.validated_data.get("metadata") or {}
+        spec = serializer.validated_data.get("spec") or {}
+        if metadata.get("name") not in (None, connection.name):
+            raise exceptions.ValidationError(
+                {"metadata.name": "The name of a connection cannot be changed."}
+            )
+        if spec.get("integration") not in (None, connection.integration):
+            raise exceptions.ValidationError(
+                {"spec.integration": "The provider of a connection cannot be changed."}
+            )
+        try:
+            services.integration_connection_update(
+                connection=connection,
+                actor=self.principal,
+                display_name=metadata.get("displayName"),
+                # Present (even empty) replaces the config; absent leaves it as it is.
+                config=(spec.get("config") or {}) if "config" in spec else None,
+                secret=spec.get("secret"),
+            )
+        except DjangoValidationError as error:
+            raise _as_api_validation_error(error, connection.provider) from error
+        return Response(connection_representation(self._connection(name)))
+
+    @extend_schema(operation_id="deleteIntegrationConnection", responses={200: dict})
+    def delete(self, request, name: str):
+        connection = self._connection(name)
+        representation = connection_representation(connection)
+        services.integration_connection_delete(connection=connection, actor=self.principal)
+        return Response(representation)
+
+
+def _limit(request) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return MAX_MODELS_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError as error:
+        raise exceptions.ValidationError({"limit": "Must be an integer."}) from error
+    if not 1 <= limit <= MAX_MODELS_LIMIT:
+        raise exceptions.ValidationError({"limit": f"Must be between 1 and {MAX_MODELS_LIMIT}."})
+    return limit
+
+
+class ConnectionModelsApi(WorkspaceAPIView):
+    required_actions = API_ACTIONS
+
+    @extend_schema(
+        operation_id="listIntegrationConnectionModels",
+        parameters=[
+            OpenApiParameter("q", str, description="Case-insensitive substring of the id."),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("refresh", bool, description="Ask the provider now."),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request, name: str):
+        connection = selectors.connection_get(workspace=self.workspace, name=name)
+        refresh = request.query_params.get("refresh", "").lower() in TRUE
+        snapshot = catalog_snapshot(connection, refresh=refresh)
+        models = rank_models(snapshot.models, request.query_params.get("q", ""), _limit(request))
+        return Response(catalog_representation(snapshot, models))
+
+
+class ConnectionModelApi(WorkspaceAPIView):
+    required_actions = API_ACTIONS
+
+    @extend_schema(operation_id="getIntegrationConnectionModel", responses={200: dict})
+    def get(self, request, name: str, model_id: str):
+        connection = selectors.connection_get(workspace=self.workspace, name=name)
+        model = catalog_snapshot(connection).by_id.get(model_id)
+        if model is None:
+            raise Http404(f"No model “{model_id}” in the catalog of “{name}”.")
+        return Response(model.to_openai())
+
+
+class ProviderApi(WorkspaceAPIView):
+    required_actions = API_ACTIONS
+
+    @extend_schema(operation_id="getIntegration", responses={200: dict})
+    def get(self, request, provider: str):
+        return Response(selectors.provider_get(provider).describe())
