@@ -1,0 +1,391 @@
+"""Writes for model APIs (DESIGN.md §6). Keyword-only, validated with `full_clean()`,
+atomic, audited. Every write invalidates the gateway's cached routes on commit
+(`cache_versions.bump(ROUTING)`), and every change that needs the model checked again
+queues the deploy check (`tasks.model_api_deploy`) on commit.
+
+Lifecycle: DEPLOYING → DEPLOYED | FAILED (set by the deploy check); `enabled=False` →
+DEACTIVATED (the gateway refuses calls); re-enabling → DEPLOYING again.
+"""
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from blaxel_console import cache_versions
+from integrations.models import IntegrationConnection
+from integrations.providers import get_provider
+from workspaces.models import Workspace
+from workspaces.principals import Principal
+from workspaces.services import Conflict, audit_log_record
+
+from .models import ModelAPI, ModelAPIConnection, ModelAPIEvent
+
+# Names that would collide with the console's own pages under /<workspace>/models/.
+RESERVED_NAMES = frozenset({"new"})
+MAX_LABELS = 64
+MAX_LABEL_KEY_LENGTH = 63
+MAX_LABEL_VALUE_LENGTH = 255
+
+Status = ModelAPI.Status
+
+
+class EventType:
+    DEPLOYMENT = "Deployment"
+    DEACTIVATION = "Deactivation"
+
+
+# --- validation helpers --------------------------------------------------------------------
+
+
+def _validate_labels(labels) -> dict[str, str]:
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise ValidationError({"labels": "Labels must be an object of string keys and values."})
+    if len(labels) > MAX_LABELS:
+        raise ValidationError({"labels": f"At most {MAX_LABELS} labels."})
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_LABEL_KEY_LENGTH:
+            raise ValidationError(
+                {"labels": f"Label keys are non-empty strings of at most {MAX_LABEL_KEY_LENGTH} "
+                 "characters."}
+            )  # fmt: skip
+        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE_LENGTH:
+            raise ValidationError(
+                {"labels": f"Label “{key}”: values are strings of at most "
+                 f"{MAX_LABEL_VALUE_LENGTH} characters."}
+            )  # fmt: skip
+    return dict(labels)
+
+
+def _validate_connections(
+    *, workspace: Workspace, connections: Sequence[IntegrationConnection]
+) -> str:
+    """Checks the connection list and returns the provider id they share."""
+    if not connections:
+        raise ValidationError({"connections": "Choose at least one integration connection."})
+    seen: set[int] = set()
+    for connection in connections:
+        if connection.workspace_id != workspace.pk:
+            # Never say that the connection exists elsewhere.
+            raise ValidationError(
+                {"connections": f"No integration connection “{connection.name}” in this workspace."}
+            )
+        if connection.pk in seen:
+            raise ValidationError(
+                {"connections": f"The connection “{connection.name}” is listed twice."}
+            )
+        seen.add(connection.pk)
+    provider_ids = {connection.integration for connection in connections}
+    if len(provider_ids) > 1:
+        raise ValidationError(
+            {"connections": "All connections of a model API must be of the same provider "
+             f"(got {', '.join(sorted(provider_ids))})."}
+        )  # fmt: skip
+    provider_id = provider_ids.pop()
+    if get_provider(provider_id) is None:
+        raise ValidationError({"connections": f"Unknown provider “{provider_id}”."})
+    return provider_id
+
+
+def _validate_model(model) -> str:
+    if not isinstance(model, str) or not model.strip():
+        raise ValidationError({"model": "Choose the provider's model to call."})
+    return model.strip()
+
+
+def _add_event(model_api: ModelAPI, *, type: str, status: str, message: str) -> ModelAPIEvent:
+    return ModelAPIEvent.objects.create(
+        model_api=model_api, type=type, status=status, message=message
+    )
+
+
+def _start_deploy_check(model_api: ModelAPI, connection: IntegrationConnection) -> None:
+    model_api.status = Status.DEPLOYING
+    _add_event(
+        model_api,
+        type=EventType.DEPLOYMENT,
+        status=Status.DEPLOYING,
+        message=f"Checking that the model “{model_api.runtime_model}” is available through "
+        f"the connection “{connection.name}”.",
+    )
+    model_api_id = model_api.pk
+    transaction.on_commit(lambda: _queue_deploy_check(model_api_id))
+
+
+def _queue_deploy_check(model_api_id: int) -> None:
+    from .tasks import model_api_deploy  # the task module imports this one
+
+    model_api_deploy.delay(model_api_id)
+
+
+def _set_connections(model_api: ModelAPI, connections: Sequence[IntegrationConnection]) -> None:
+    model_api.connection_links.all().delete()
+    ModelAPIConnection.objects.bulk_create(
+        ModelAPIConnection(model_api=model_api, connection=connection, position=position)
+        for position, connection in enumerate(connections)
+    )
+
+
+def _invalidate_routes() -> None:
+    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def model_api_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    display_name: str = "",
+    labels: dict | None = None,
+    enabled: bool = True,
+    connections: Sequence[IntegrationConnection],
+    model: str,
+    actor: Principal,
+) -> ModelAPI:
+    """Create a model API on `connections` (in order: the first serves, the others are
+    fallbacks; all of one provider, which becomes the runtime type) calling `model`.
+
+    Enabled: status DEPLOYING and the deploy check is queued. Disabled: DEACTIVATED.
+    Raises ValidationError for bad input, Conflict when the name is taken.
+    """
+    if name in RESERVED_NAMES:
+        raise ValidationError({"name": f"“{name}” is reserved; choose another name."})
+    provider_id = _validate_connections(workspace=workspace, connections=connections)
+    model_api = ModelAPI(
+        workspace=workspace,
+        name=name,
+        display_name=(display_name or "").strip() or name,
+        labels=_validate_labels(labels),
+        enabled=bool(enabled),
+        runtime_type=provider_id,
+        runtime_model=_validate_model(model),
+        status=Status.DEPLOYING if enabled else Status.DEACTIVATED,
+        created_by_id=actor.user_id,
+        updated_by_id=actor.user_id,
+        created_by_label=actor.label,
+        updated_by_label=actor.label,
+    )
+    model_api.full_clean(validate_constraints=False)
+    if ModelAPI.objects.for_workspace(workspace).filter(name=name).exists():
+        raise Conflict(f"A model API named “{name}” already exists in this workspace.")
+    try:
+        with transaction.atomic():
+            model_api.save()
+    except IntegrityError as error:  # a concurrent create with the same name won
+        raise Conflict(f"A model API named “{name}” already exists in this workspace.") from error
+    _set_connections(model_api, connections)
+    if model_api.enabled:
+        _start_deploy_check(model_api, connections[0])
+    else:
+        _add_event(
+            model_api,
+            type=EventType.DEACTIVATION,
+            status=Status.DEACTIVATED,
+            message="Created disabled: the endpoint refuses calls until it is enabled.",
+        )
+    audit_log_record(
+        workspace=workspace,
+        actor=actor,
+        action="model_api.create",
+        target_type="model_api",
+        target_label=name,
+        changes={
+            "model": model_api.runtime_model,
+            "connections": [connection.name for connection in connections],
+            "enabled": model_api.enabled,
+        },
+    )
+    _invalidate_routes()
+    return model_api
+
+
+@transaction.atomic
+def model_api_update(
+    *,
+    model_api: ModelAPI,
+    actor: Principal,
+    display_name: str | None = None,
+    labels: dict | None = None,
+    enabled: bool | None = None,
+    connections: Sequence[IntegrationConnection] | None = None,
+    model: str | None = None,
+) -> ModelAPI:
+    """Change what is given (None = unchanged); the name is immutable.
+
+    Disabling → DEACTIVATED (the endpoint refuses calls). Re-enabling, or changing the
+    model or the connections of an enabled model API → DEPLOYING and a new check.
+    """
+    # Lock the row, then work on its current state: a deploy check finishing now (or a
+    # concurrent edit) must neither be overwritten nor overwrite this change.
+    ModelAPI.objects.select_for_update().filter(pk=model_api.pk).values("pk").get()
+    model_api.refresh_from_db()
+    current_connections = [
+        link.connection
+        for link in ModelAPIConnection.objects.filter(model_api=model_api)
+        .select_related("connection")
+        .order_by("position")
+    ]
+    changes: dict[str, list] = {}
+
+    if display_name is not None:
+        display_name = display_name.strip() or model_api.name
+        if display_name != model_api.display_name:
+            changes["display_name"] = [model_api.display_name, display_name]
+            model_api.display_name = display_name
+    if labels is not None:
+        labels = _validate_labels(labels)
+        if labels != model_api.labels:
+            changes["labels"] = [model_api.labels, labels]
+            model_api.labels = labels
+    if model is not None:
+        model = _validate_model(model)
+        if model != model_api.runtime_model:
+            changes["model"] = [model_api.runtime_model, model]
+            model_api.runtime_model = model
+    if connections is not None:
+        provider_id = _validate_connections(workspace=model_api.workspace, connections=connections)
+        if [c.pk for c in connections] != [c.pk for c in current_connections]:
+            changes["connections"] = [
+                [c.name for c in current_connections],
+                [c.name for c in connections],
+            ]
+            model_api.runtime_type = provider_id
+            _set_connections(model_api, connections)
+            current_connections = list(connections)
+    if enabled is not None and bool(enabled) != model_api.enabled:
+        changes["enabled"] = [model_api.enabled, bool(enabled)]
+        model_api.enabled = bool(enabled)
+
+    if not changes:
+        return model_api
+
+    model_api.updated_by_id = actor.user_id
+    model_api.updated_by_label = actor.label
+    model_api.full_clean(validate_constraints=False)
+    if not model_api.enabled:
+        if "enabled" in changes:
+            model_api.status = Status.DEACTIVATED
+            _add_event(
+                model_api,
+                type=EventType.DEACTIVATION,
+                status=Status.DEACTIVATED,
+                message="Disabled: the endpoint refuses calls until it is enabled again.",
+            )
+    elif changes.keys() & {"enabled", "model", "connections"}:
+        _start_deploy_check(model_api, current_connections[0])
+    model_api.save()
+    audit_log_record(
+        workspace=model_api.workspace,
+        actor=actor,
+        action="model_api.update",
+        target_type="model_api",
+        target_label=model_api.name,
+        changes=changes,
+    )
+    _invalidate_routes()
+    return model_api
+
+
+@transaction.atomic
+def model_api_check_again(*, model_api: ModelAPI, actor: Principal) -> ModelAPI:
+    """Run the deploy check again (after a FAILED check, e.g. the provider was down)."""
+    ModelAPI.objects.select_for_update().filter(pk=model_api.pk).values("pk").get()
+    model_api.refresh_from_db()
+    if not model_api.enabled:
+        raise Conflict("This model API is disabled; enable it to check the model.")
+    if model_api.status == Status.DEPLOYING:
+        return model_api
+    first_link = (
+        ModelAPIConnection.objects.filter(model_api=model_api)
+        .select_related("connection")
+        .order_by("position")
+        .first()
+    )
+    _start_deploy_check(model_api, first_link.connection)
+    model_api.updated_by_id = actor.user_id
+    model_api.updated_by_label = actor.label
+    model_api.save(update_fields=["status", "updated_by", "updated_by_label", "updated_at"])
+    _invalidate_routes()
+    return model_api
+
+
+@transaction.atomic
+def model_api_delete(*, model_api: ModelAPI, actor: Principal) -> None:
+    """Delete the model API; its endpoint stops answering. Usage records are kept."""
+    audit_log_record(
+        workspace=model_api.workspace,
+        actor=actor,
+        action="model_api.delete",
+        target_type="model_api",
+        target_label=model_api.name,
+        changes={"model": model_api.runtime_model},
+    )
+    model_api.delete()
+    _invalidate_routes()
+
+
+@transaction.atomic
+def model_api_record_deploy_result(
+    *,
+    model_api_id: int,
+    checked_model: str,
+    checked_connection_id: int,
+    available: bool | None,
+    reason: str = "",
+) -> ModelAPI | None:
+    """Store the outcome of a deploy check: DEPLOYED when the model is available, FAILED
+    with an event saying why when it is not (`available=False`: not in the catalog;
+    None: the provider could not be asked, `reason` says why).
+
+    Ignored when the model API changed since the check started (a newer check is queued)
+    or was deleted.
+    """
+    model_api = (
+        ModelAPI.objects.select_for_update().select_related("workspace").filter(pk=model_api_id)
+    ).first()
+    if model_api is None or model_api.status != Status.DEPLOYING or not model_api.enabled:
+        return None
+    first_link = (
+        ModelAPIConnection.objects.filter(model_api=model_api)
+        .select_related("connection")
+        .order_by("position")
+        .first()
+    )
+    if (
+        first_link is None
+        or first_link.connection_id != checked_connection_id
+        or model_api.runtime_model != checked_model
+    ):
+        return None
+    connection = first_link.connection
+    provider = get_provider(connection.integration)
+    provider_name = provider.display_name if provider else connection.integration
+    if available:
+        model_api.status = Status.DEPLOYED
+        message = (
+            f"Deployed: the model “{checked_model}” is available through the connection "
+            f"“{connection.name}”."
+        )
+    elif available is False:
+        model_api.status = Status.FAILED
+        message = (
+            f"Unknown model: “{checked_model}” is not in the {provider_name} model catalog "
+            f"of the connection “{connection.name}”. Choose a model from the catalog."
+        )
+    else:
+        model_api.status = Status.FAILED
+        message = (
+            f"Provider unreachable: could not check the model “{checked_model}” with "
+            f"{provider_name} through the connection “{connection.name}”"
+            + (f" ({reason})." if reason else ".")
+            + " Check the connection, then check again."
+        )
+    model_api.save(update_fields=["status", "updated_at"])
+    _add_event(model_api, type=EventType.DEPLOYMENT, status=model_api.status, message=message)
+    _invalidate_routes()
+    return model_api
