@@ -125,6 +125,17 @@ class _Counter:
     ttl: int
 
 
+def _strictest(counters: list[_Counter]) -> list[_Counter]:
+    """One counter per key, with the smallest cap: policies sharing a window share its
+    counter (counting a call twice would halve every limit)."""
+    by_key: dict[str, _Counter] = {}
+    for counter in counters:
+        kept = by_key.get(counter.key)
+        if kept is None or counter.limit.cap < kept.limit.cap:
+            by_key[counter.key] = counter
+    return list(by_key.values())
+
+
 def _request_counters(model_api_id: int, limits, principal, now: datetime) -> list[_Counter]:
     counters = []
     for limit in limits:
@@ -134,7 +145,7 @@ def _request_counters(model_api_id: int, limits, principal, now: datetime) -> li
         scope = f":c:{_caller_id(principal)}" if limit.per_caller else ""
         key = f"{_prefix()}:{{ma{model_api_id}}}:req{scope}:{window_id}"
         counters.append(_Counter(key, limit, end, _seconds_until(end, now) + 5))
-    return counters
+    return _strictest(counters)
 
 
 def _token_key(model_api_id: int, kind: str, window_id: str) -> str:
@@ -149,7 +160,7 @@ def _token_counters(model_api_id: int, limits, now: datetime) -> list[_Counter]:
         window_id, end = window_bounds(limit.granularity, limit.step, now)
         key = _token_key(model_api_id, limit.kind, window_id)
         counters.append(_Counter(key, limit, end, _seconds_until(end, now) + 60))
-    return counters
+    return _strictest(counters)
 
 
 def _token_windows(limits) -> set[tuple[str, int]]:

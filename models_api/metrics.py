@@ -7,16 +7,18 @@ interpolation inside the bucket that holds the rank, the way Prometheus'
 `histogram_quantile` does; averages, counts and tokens are exact.
 """
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncHour
 
 from workspaces.models import Workspace
 
-from .models import ModelAPI
+from .models import ModelAPI, UsageRecord
 from .policy_models import LATENCY_BUCKETS_MS, UsageRollup, latency_bucket_fields
 
 
@@ -262,3 +264,60 @@ def _point(time: datetime, values: dict, step_seconds: float) -> dict:
             "total": values["total_tokens"],
         },
     }
+
+
+# --- logs -------------------------------------------------------------------------------------
+
+LOG_PAGE_SIZE = 50
+
+
+def usage_records(
+    *,
+    workspace: Workspace,
+    model_api: ModelAPI,
+    status_class: str | None = None,
+    caller: str | None = None,
+    path: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
+    """The model API's calls, newest first, filtered. Never holds prompts or keys (the
+    records have none to hold)."""
+    records = UsageRecord.objects.for_workspace(workspace).filter(model_api=model_api)
+    if status_class:
+        low = int(status_class[0]) * 100
+        records = records.filter(status_code__gte=low, status_code__lt=low + 100)
+    if caller:
+        records = records.filter(caller__icontains=caller)
+    if path:
+        records = records.filter(path__icontains=path.strip("/"))
+    if since:
+        records = records.filter(time__gte=since)
+    if until:
+        records = records.filter(time__lt=until)
+    return records.order_by("-time", "-id")
+
+
+def encode_log_cursor(record: UsageRecord) -> str:
+    raw = f"{record.time.astimezone(UTC).isoformat()}|{record.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_log_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        stamp, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError) as error:
+        raise ValidationError({"cursor": "Invalid cursor."}) from error
+
+
+def log_page(records, *, cursor: str | None = None, limit: int = LOG_PAGE_SIZE):
+    """One page of `usage_records(...)` after `cursor` (keyset pagination: stable while
+    new calls arrive, and no count of the whole table). Returns (page, next_cursor)."""
+    if cursor:
+        moment, pk = decode_log_cursor(cursor)
+        records = records.filter(Q(time__lt=moment) | Q(time=moment, id__lt=pk))
+    page = list(records[: limit + 1])
+    has_more = len(page) > limit
+    page = page[:limit]
+    return page, (encode_log_cursor(page[-1]) if has_more else "")

@@ -75,6 +75,10 @@ def model_apis_for_policy(*, policy: Policy) -> QuerySet[ModelAPI]:
     return ModelAPI.objects.for_workspace(policy.workspace).filter(policy_links__policy=policy)
 
 
+def model_api_names_for_policy(*, policy: Policy) -> list[str]:
+    return list(model_apis_for_policy(policy=policy).values_list("name", flat=True))
+
+
 def limits_for_policies(policies: Iterable[Policy]) -> tuple[Limit, ...]:
     """Policies → the plain caps the enforcement checks (0 = not checked, so dropped)."""
     limits = []
