@@ -55,11 +55,20 @@ class IntegrationConnection(models.Model):
     # Provider unreachable: consecutive failed checks and when to try again (backoff).
     check_attempts = models.PositiveSmallIntegerField(default=0)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Null for a service account (see the labels below) or a deleted user.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # Who, as text: a service account has no user row, and the label outlives the user.
     created_by_label = models.CharField(max_length=254, blank=True)
