@@ -25,3 +25,9 @@ urlpatterns = [
     path("<slug:workspace>/settings/integrations/", include("integrations.urls")),
     path("<slug:workspace>/models/", include("models_api.urls")),
 ]
+
+# JSON errors for /v0 (unknown URL, unhandled exception); Django's pages elsewhere.
+handler400 = "workspaces.api.errors.handler400"
+handler403 = "workspaces.api.errors.handler403"
+handler404 = "workspaces.api.errors.handler404"
+handler500 = "workspaces.api.errors.handler500"

@@ -3,6 +3,7 @@
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from . import selectors
@@ -39,3 +40,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="blaxel"'
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes `ApiKeyAuthentication` in the OpenAPI schema (drf-spectacular finds it by
+    `target_class` once this module is imported, which DRF's settings do)."""
+
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal or service-account API key, as "
+            "`Authorization: Bearer <key>` or `X-Blaxel-Authorization: Bearer <key>`.",
+        }

@@ -100,6 +100,36 @@ def pending_invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invit
     )
 
 
+def _open_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """Neither accepted nor revoked (pending or expired), newest first."""
+    return invitations_for_workspace(workspace=workspace).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    )
+
+
+def open_invitation_get(*, workspace: Workspace, email: str) -> Invitation:
+    """The newest open invitation for `email`; 404 when there is none in this workspace."""
+    invitation = _open_invitations(workspace=workspace).filter(email__iexact=email).first()
+    if invitation is None:
+        raise Http404("No such member or invitation in this workspace.")
+    return invitation
+
+
+def team_for_workspace(*, workspace: Workspace) -> list[Membership | Invitation]:
+    """The team as Blaxel lists it: members first, then open invitations — the newest per
+    email, leaving out people who have since become members."""
+    members = list(
+        members_for_workspace(workspace=workspace).prefetch_related("user__emailaddress_set")
+    )
+    seen = {membership.user.email.lower() for membership in members}
+    invitations = []
+    for invitation in _open_invitations(workspace=workspace):
+        if invitation.email.lower() not in seen:
+            seen.add(invitation.email.lower())
+            invitations.append(invitation)
+    return [*members, *invitations]
+
+
 def invitation_get_by_token(*, token: str) -> Invitation | None:
     return (
         Invitation.objects.select_related("workspace", "invited_by")
@@ -137,6 +167,22 @@ def service_account_get(*, workspace: Workspace, client_id: str) -> ServiceAccou
 
 def api_keys_for_service_account(*, service_account: ServiceAccount) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(service_account=service_account)
+
+
+def service_account_api_key_get(*, service_account: ServiceAccount, api_key_id: str) -> ApiKey:
+    """A service account's key that is not revoked; 404 otherwise (also for another
+    account's key)."""
+    api_key = None
+    if api_key_id.isdigit():
+        api_key = (
+            api_keys_for_service_account(service_account=service_account)
+            .filter(pk=int(api_key_id), revoked_at__isnull=True)
+            .select_related("service_account__workspace", "created_by")
+            .first()
+        )
+    if api_key is None:
+        raise Http404("No such API key for this service account.")
+    return api_key
 
 
 def api_keys_for_user(*, user) -> QuerySet[ApiKey]:

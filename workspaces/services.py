@@ -75,7 +75,9 @@ def workspace_create(*, name: str, display_name: str = "", creator) -> Workspace
         with transaction.atomic():
             workspace.save()
     except IntegrityError as error:
-        raise ValidationError({"name": "A workspace with this name already exists."}) from error
+        # Lost a race with another create of the same name: the same error as full_clean's.
+        duplicate = ValidationError("A workspace with this name already exists.", code="unique")
+        raise ValidationError({"name": duplicate}) from error
     Membership.objects.create(workspace=workspace, user=creator, role=Role.ADMIN)
     audit_log_record(
         workspace=workspace,
@@ -161,7 +163,8 @@ def invitation_create(
         invited_by_id=actor.user_id,
         expires_at=_invitation_expiry(),
     )
-    invitation.full_clean()
+    # `invited_by` is empty when a service account invites (it is not a user).
+    invitation.full_clean(exclude=["invited_by"])
     invitation.save()
     audit_log_record(
         workspace=workspace,
@@ -314,7 +317,8 @@ def service_account_create(
         role=role,
         created_by_id=actor.user_id,
     )
-    account.full_clean(validate_constraints=False)
+    # `created_by` is empty when a service account acts (it is not a user).
+    account.full_clean(exclude=["created_by"], validate_constraints=False)
     if selectors.service_accounts_for_workspace(workspace=workspace).filter(name=name).exists():
         raise Conflict(f"A service account named “{name}” already exists.")
     account.save()
@@ -340,7 +344,7 @@ def service_account_update(
             setattr(service_account, field, fields[field])
     if not changes:
         return service_account
-    service_account.full_clean(validate_constraints=False)
+    service_account.full_clean(exclude=["created_by"], validate_constraints=False)
     if (
         "name" in changes
         and selectors.service_accounts_for_workspace(workspace=service_account.workspace)
@@ -393,7 +397,8 @@ def _api_key_build(*, name: str, expires_in: str, **owner) -> tuple[ApiKey, str]
         expires_at=_api_key_expiry(expires_in),
         **owner,
     )
-    api_key.full_clean(validate_constraints=False)
+    # `created_by` is empty when a service account acts (it is not a user).
+    api_key.full_clean(exclude=["created_by"], validate_constraints=False)
     api_key.save()
     return api_key, raw_key
 

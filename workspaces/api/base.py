@@ -7,6 +7,9 @@ import binascii
 from collections.abc import Callable, Iterable
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +23,9 @@ from workspaces.principals import Principal
 ENVELOPE_VERSION = "2026-04-28"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MISSING_WORKSPACE_MESSAGE = (
+    "Name the workspace with the X-Blaxel-Workspace header or the ?workspace= parameter."
+)
 
 
 def principal_from_request(request) -> Principal | None:
@@ -34,30 +40,50 @@ def workspace_name_from_request(request) -> str | None:
     return request.headers.get("X-Blaxel-Workspace") or request.query_params.get("workspace")
 
 
-class WorkspaceAPIView(APIView):
-    """Subclasses set `required_actions` (HTTP method → Action); reads default to
-    `Action.VIEW_WORKSPACE`, writes must be listed explicitly (or are refused)."""
-
-    required_actions: dict[str, Action] = {}
+class PrincipalAPIView(APIView):
+    """An authenticated `/v0` view that is not scoped to one workspace (e.g. the list of
+    the caller's workspaces). Sets `self.principal`."""
 
     principal: Principal
-    workspace: Workspace
-    role: str
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated
         self.principal = principal_from_request(request)
-        name = workspace_name_from_request(request)
+
+
+class WorkspaceAPIView(PrincipalAPIView):
+    """Subclasses set `required_actions` (HTTP method → Action); reads default to
+    `Action.VIEW_WORKSPACE`, writes must be listed explicitly (or are refused).
+
+    The workspace comes from `X-Blaxel-Workspace` / `?workspace=` (a service account's key
+    may omit both: it reaches one workspace only). A workspace the caller cannot reach is
+    a 403 — except for views that name the workspace in their URL
+    (`workspace_url_kwarg`), where it is a 404 like any other object that is not yours.
+    """
+
+    required_actions: dict[str, Action] = {}
+    # Set to a URL keyword when the workspace is the resource named by the URL.
+    workspace_url_kwarg: str | None = None
+
+    workspace: Workspace
+    role: str
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.workspace_url_kwarg:
+            name = kwargs[self.workspace_url_kwarg]
+        else:
+            name = workspace_name_from_request(request)
         if not name and self.principal.is_service_account:
             workspace = Workspace.objects.get(pk=self.principal.service_account_workspace_id)
         elif not name:
-            raise exceptions.ValidationError(
-                {"workspace": "Name the workspace with the X-Blaxel-Workspace header or ?workspace=."}
-            )
+            raise exceptions.ValidationError({"workspace": MISSING_WORKSPACE_MESSAGE})
         else:
             workspace = selectors.workspace_get(name=name)
         role = selectors.role_in_workspace(self.principal, workspace) if workspace else None
         if role is None:
+            if self.workspace_url_kwarg:
+                raise Http404(f"No workspace named “{name}”.")
             # An unknown workspace and one the caller cannot reach look the same.
             raise exceptions.PermissionDenied(f"You have no access to the workspace “{name}”.")
         self.workspace, self.role = workspace, role
@@ -75,6 +101,57 @@ class WorkspaceAPIView(APIView):
             raise exceptions.PermissionDenied(
                 f"Your role ({self.role}) in this workspace does not allow this."
             )
+
+
+# --- OpenAPI parameters shared by the views ---------------------------------------------
+
+WORKSPACE_PARAMETERS = [
+    OpenApiParameter(
+        "X-Blaxel-Workspace",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="Workspace name (or pass `?workspace=`). Optional for a service "
+        "account's key, which reaches its own workspace only.",
+    ),
+    OpenApiParameter(
+        "workspace",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description="Workspace name, when the X-Blaxel-Workspace header is not sent.",
+    ),
+]
+
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "Blaxel-Version",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description=f"`{ENVELOPE_VERSION}` or later: the list answers "
+        '`{"data": [...], "meta": {"hasMore", "nextCursor", "total"}}` and honours '
+        "`cursor`, `limit` and `q`; otherwise a plain JSON array.",
+    ),
+    OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description=f"Page size, 1–{MAX_LIMIT} (default {DEFAULT_LIMIT}); envelope only.",
+    ),
+    OpenApiParameter(
+        "cursor",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description="`meta.nextCursor` of the previous page; envelope only.",
+    ),
+    OpenApiParameter(
+        "q",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description="Case-insensitive substring filter; envelope only.",
+    ),
+]
+
+
+# --- lists --------------------------------------------------------------------------------
 
 
 def wants_envelope(request) -> bool:
@@ -116,23 +193,26 @@ def list_response(
 ) -> Response:
     """A plain JSON array, or — from `Blaxel-Version: 2026-04-28` on — the paginated
     envelope `{"data", "meta": {"hasMore", "nextCursor", "total"}}` with `cursor`,
-    `limit` (≤ 200) and `q` (case-insensitive substring over `search_fields`)."""
+    `limit` (≤ 200) and `q` (case-insensitive substring over `search_fields`).
+    `total` counts the items matching `q` across all pages."""
     if not wants_envelope(request):
         return Response([serialize(item) for item in items])
     limit = _limit(request)
-    offset = _decode_cursor(request.query_params["cursor"]) if request.query_params.get("cursor") else 0
+    cursor = request.query_params.get("cursor")
+    offset = _decode_cursor(cursor) if cursor else 0
     query = request.query_params.get("q", "").strip()
     if isinstance(items, QuerySet):
-        total = items.count()
         if query:
             condition = Q()
             for field in search_fields:
                 condition |= Q(**{f"{field}__icontains": query})
             items = items.filter(condition)
+        if not items.ordered:
+            items = items.order_by("pk")  # stable pages need a total order
+        total = items.count()
         page = list(items[offset : offset + limit + 1])
     else:
         items = list(items)
-        total = len(items)
         if query:
             needle = query.lower()
             items = [
@@ -140,6 +220,7 @@ def list_response(
                 for item in items
                 if any(needle in str(_get(item, field)).lower() for field in search_fields)
             ]
+        total = len(items)
         page = items[offset : offset + limit + 1]
     has_more = len(page) > limit
     page = page[:limit]

@@ -1,9 +1,15 @@
 """Every API error is `{"error", "code", "message"}` (+ `"fields"` on validation errors),
-never HTML and never DRF's bare `{"detail": ...}` (DESIGN.md §8)."""
+never HTML and never DRF's bare `{"detail": ...}` (DESIGN.md §8).
+
+`exception_handler` covers errors raised inside DRF views; `handler400/403/404/500` (wired
+in the root URLconf) cover what Django answers itself — an unknown URL under `/v0`, an
+unhandled exception — and fall back to Django's own pages everywhere else.
+"""
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -18,6 +24,7 @@ SHORT_TEXT = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    500: "internal_server_error",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
@@ -56,6 +63,20 @@ def _flatten(detail) -> dict:
     return flat
 
 
+# Codes Django gives a uniqueness violation (field `unique=True` or a UniqueConstraint).
+UNIQUE_CODES = frozenset({"unique", "unique_together"})
+
+
+def _is_uniqueness_error(error: DjangoValidationError) -> bool:
+    """A duplicate name is a conflict with existing state (409), not bad input (400)."""
+    codes = (
+        [item.code for item in error.error_list]
+        if not hasattr(error, "error_dict")
+        else [item.code for items in error.error_dict.values() for item in items]
+    )
+    return bool(codes) and all(code in UNIQUE_CODES for code in codes)
+
+
 def _django_validation_fields(error: DjangoValidationError) -> dict:
     if hasattr(error, "error_dict"):
         return {
@@ -70,6 +91,8 @@ def exception_handler(exc, context):
         return error_response(409, str(exc))
     if isinstance(exc, DjangoValidationError):
         fields = _django_validation_fields(exc)
+        if _is_uniqueness_error(exc):
+            return error_response(409, " ".join(fields.values()), fields)
         return error_response(400, "The request is invalid: " + "; ".join(fields.values()), fields)
     if isinstance(exc, Http404):
         message = str(exc) or "Not found."
@@ -89,5 +112,46 @@ def exception_handler(exc, context):
     status_code = response.status_code
     if status_code == status.HTTP_403_FORBIDDEN and isinstance(exc, exceptions.NotAuthenticated):
         status_code = 401
-    headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
+    headers = {
+        k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")
+    }
     return error_response(status_code, str(detail), headers=headers)
+
+
+# --- Django-level errors under /v0 ---------------------------------------------------------
+
+API_PREFIX = "/v0/"
+
+
+def _is_api_request(request) -> bool:
+    return request.path == API_PREFIX.rstrip("/") or request.path.startswith(API_PREFIX)
+
+
+def _json_error(status_code: int, message: str) -> JsonResponse:
+    body = {"error": SHORT_TEXT.get(status_code, "error"), "code": status_code, "message": message}
+    return JsonResponse(body, status=status_code)
+
+
+def handler400(request, exception=None):
+    if _is_api_request(request):
+        return _json_error(400, "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if _is_api_request(request):
+        return _json_error(403, "You do not have permission to do this.")
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request, exception=None):
+    if _is_api_request(request):
+        return _json_error(404, f"No API resource at {request.path}.")
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api_request(request):
+        # Never the exception text: it may carry internals.
+        return _json_error(500, "Internal server error.")
+    return defaults.server_error(request)
