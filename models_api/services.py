@@ -23,6 +23,8 @@ from .models import ModelAPI, ModelAPIConnection, ModelAPIEvent
 
 # Names that would collide with the console's own pages under /<workspace>/models/.
 RESERVED_NAMES = frozenset({"new"})
+# A service account acts without a user row: these stay empty then (the labels say who).
+ACTOR_FIELDS = ["created_by", "updated_by"]
 MAX_LABELS = 64
 MAX_LABEL_KEY_LENGTH = 63
 MAX_LABEL_VALUE_LENGTH = 255
@@ -170,7 +172,7 @@ def model_api_create(
         created_by_label=actor.label,
         updated_by_label=actor.label,
     )
-    model_api.full_clean(validate_constraints=False)
+    model_api.full_clean(exclude=ACTOR_FIELDS, validate_constraints=False)
     if ModelAPI.objects.for_workspace(workspace).filter(name=name).exists():
         raise Conflict(f"A model API named “{name}” already exists in this workspace.")
     try:
@@ -266,7 +268,7 @@ def model_api_update(
 
     model_api.updated_by_id = actor.user_id
     model_api.updated_by_label = actor.label
-    model_api.full_clean(validate_constraints=False)
+    model_api.full_clean(exclude=ACTOR_FIELDS, validate_constraints=False)
     if not model_api.enabled:
         if "enabled" in changes:
             model_api.status = Status.DEACTIVATED

@@ -1,0 +1,187 @@
+"""`GET|POST /v0/models`, `GET|PUT|DELETE /v0/models/{name}` (DESIGN.md §8)."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from integrations.selectors import connections_for_workspace
+from workspaces.api.base import WorkspaceAPIView, list_response
+
+from .. import selectors, services
+from ..models import ModelAPI
+from ..permissions import MODEL_API_ACTIONS
+from .serializers import ModelInputSerializer, model_api_representation
+
+# Service field → where that value sits in Blaxel's JSON, for error messages.
+API_FIELD_NAMES = {
+    "name": "metadata.name",
+    "display_name": "metadata.displayName",
+    "labels": "metadata.labels",
+    "connections": "spec.integrationConnections",
+    "model": "spec.runtime.model",
+    "runtime_model": "spec.runtime.model",
+    "runtime_type": "spec.runtime.type",
+    "enabled": "spec.enabled",
+}
+
+
+def _as_api_validation_error(error: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(error, "error_dict"):
+        return exceptions.ValidationError(
+            {
+                API_FIELD_NAMES.get(field, field): " ".join(
+                    message for item in errors for message in item.messages
+                )
+                for field, errors in error.error_dict.items()
+            }
+        )
+    return exceptions.ValidationError({"non_field_errors": " ".join(error.messages)})
+
+
+def _resolve_connections(workspace, names: list[str]) -> list:
+    """Connection names → connections of this workspace, in the given order. An unknown
+    name (or another workspace's) is a 400 on the field, not a 404 (DESIGN.md §8)."""
+    found = {
+        connection.name: connection
+        for connection in connections_for_workspace(workspace=workspace).filter(name__in=names)
+    }
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise exceptions.ValidationError(
+            {
+                "spec.integrationConnections": "No integration connection named "
+                + ", ".join(f"“{name}”" for name in missing)
+                + " in this workspace."
+            }
+        )
+    return [found[name] for name in names]
+
+
+def _check_runtime_type(runtime_type: str | None, provider_id: str) -> None:
+    if runtime_type and runtime_type != provider_id:
+        raise exceptions.ValidationError(
+            {
+                "spec.runtime.type": f"The connections are {provider_id} connections; "
+                f"runtime.type must be “{provider_id}” (or left out)."
+            }
+        )
+
+
+def _check_policies(requested: list[str] | None, attached: list[str]) -> None:
+    """`spec.policies` is read-only here for now: sending back what is attached (as a
+    GET returns it) is fine; asking for other policies is refused rather than ignored."""
+    if requested is not None and sorted(requested) != sorted(attached):
+        raise exceptions.ValidationError(
+            {
+                "spec.policies": "Policies are attached from the policies side "
+                "(console Policies page or /v0/policies), not through spec.policies."
+            }
+        )
+
+
+class ModelListCreateApi(WorkspaceAPIView):
+    required_actions = MODEL_API_ACTIONS
+
+    @extend_schema(
+        operation_id="listModels",
+        parameters=[
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("q", str),
+            OpenApiParameter("status", str),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request):
+        model_apis = selectors.model_apis_for_workspace(workspace=self.workspace)
+        status = request.query_params.get("status")
+        if status:
+            model_apis = model_apis.filter(status=status.upper())
+        return list_response(
+            request,
+            model_apis,
+            model_api_representation,
+            search_fields=("name", "display_name", "runtime_model"),
+        )
+
+    @extend_schema(operation_id="createModel", request=ModelInputSerializer, responses={200: dict})
+    def post(self, request):
+        serializer = ModelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        metadata, spec = serializer.validated_data["metadata"], serializer.validated_data["spec"]
+        runtime = spec.get("runtime") or {}
+        _check_policies(spec.get("policies"), attached=[])
+        connections = _resolve_connections(self.workspace, spec["integrationConnections"])
+        _check_runtime_type(runtime.get("type"), connections[0].integration)
+        try:
+            model_api = services.model_api_create(
+                workspace=self.workspace,
+                name=metadata["name"],
+                display_name=metadata.get("displayName") or "",
+                labels=metadata.get("labels") or {},
+                enabled=spec.get("enabled", True),
+                connections=connections,
+                model=runtime["model"],
+                actor=self.principal,
+            )
+        except DjangoValidationError as error:
+            raise _as_api_validation_error(error) from error
+        return Response(self._representation(model_api.name))
+
+    def _representation(self, name: str) -> dict:
+        return model_api_representation(
+            selectors.model_api_get(workspace=self.workspace, name=name)
+        )
+
+
+class ModelDetailApi(WorkspaceAPIView):
+    required_actions = MODEL_API_ACTIONS
+
+    def _model_api(self, name: str) -> ModelAPI:
+        return selectors.model_api_get(workspace=self.workspace, name=name)
+
+    @extend_schema(operation_id="getModel", responses={200: dict})
+    def get(self, request, name: str):
+        return Response(model_api_representation(self._model_api(name)))
+
+    @extend_schema(operation_id="updateModel", request=ModelInputSerializer, responses={200: dict})
+    def put(self, request, name: str):
+        model_api = self._model_api(name)
+        serializer = ModelInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        metadata = serializer.validated_data.get("metadata") or {}
+        spec = serializer.validated_data.get("spec") or {}
+        runtime = spec.get("runtime") or {}
+        if metadata.get("name") not in (None, model_api.name):
+            raise exceptions.ValidationError(
+                {"metadata.name": "The name of a model API cannot be changed."}
+            )
+        _check_policies(spec.get("policies"), selectors.model_api_policy_names(model_api=model_api))
+        connections = None
+        if spec.get("integrationConnections"):
+            connections = _resolve_connections(self.workspace, spec["integrationConnections"])
+        provider_id = connections[0].integration if connections else model_api.runtime_type
+        _check_runtime_type(runtime.get("type"), provider_id)
+        # Present but null clears the labels; absent leaves them as they are.
+        labels = (metadata.get("labels") or {}) if "labels" in metadata else None
+        try:
+            services.model_api_update(
+                model_api=model_api,
+                actor=self.principal,
+                display_name=metadata.get("displayName"),
+                labels=labels,
+                enabled=spec.get("enabled"),
+                connections=connections,
+                model=runtime.get("model"),
+            )
+        except DjangoValidationError as error:
+            raise _as_api_validation_error(error) from error
+        return Response(model_api_representation(self._model_api(name)))
+
+    @extend_schema(operation_id="deleteModel", responses={200: dict})
+    def delete(self, request, name: str):
+        model_api = self._model_api(name)
+        representation = model_api_representation(model_api)
+        services.model_api_delete(model_api=model_api, actor=self.principal)
+        return Response(representation)
