@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django import forms
 
 from .metrics import RANGES
+from .models import model_api_name_validator
 from .policy_models import Policy
 
 STATUS_CLASSES = {"2xx": (200, 300), "4xx": (400, 500), "5xx": (500, 600)}
@@ -70,6 +71,7 @@ class PolicyForm(forms.Form):
     name = forms.CharField(
         label="Name",
         max_length=49,
+        validators=[model_api_name_validator],
         help_text="Lowercase letters, digits and hyphens. Cannot be changed later.",
     )
     display_name = forms.CharField(label="Display name", max_length=63, required=False)
