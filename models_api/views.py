@@ -1,0 +1,317 @@
+"""Console screens of model APIs (DESIGN.md §9): list, New model API (with the catalog
+search fragment), and the model API page with its tabs, edit and delete.
+
+Thin views: the workspace and role come from `WorkspaceMixin`, reads from selectors,
+writes from services."""
+
+from functools import cached_property
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.views.generic import FormView, TemplateView
+
+from integrations.catalog import catalog_search
+from integrations.providers import PROVIDERS
+from integrations.selectors import connections_for_provider, connections_for_workspace
+from workspaces.mixins import WorkspaceMixin
+from workspaces.permissions import Action
+from workspaces.services import Conflict
+
+from . import selectors, services
+from .forms import ModelAPICreateForm, ModelAPIEditForm
+
+CATALOG_RESULTS_LIMIT = 50
+DEFAULT_PROVIDER = "openai"
+
+
+class ModelAPIScreenMixin(WorkspaceMixin):
+    """Reading needs VIEW_MODEL_APIS, any write MANAGE_MODEL_APIS."""
+
+    required_action = Action.VIEW_MODEL_APIS
+    required_write_action = Action.MANAGE_MODEL_APIS
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            section="models",
+            can_manage=self.can(Action.MANAGE_MODEL_APIS),
+            can_call=self.can(Action.CALL_MODEL_APIS),
+        )
+        return context
+
+
+class ModelAPIListView(ModelAPIScreenMixin, TemplateView):
+    template_name = "models_api/list.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            model_apis=selectors.model_apis_with_usage(workspace=self.workspace), **kwargs
+        )
+
+
+class ModelAPICreateView(ModelAPIScreenMixin, FormView):
+    required_action = Action.MANAGE_MODEL_APIS
+    template_name = "models_api/create.html"
+    form_class = ModelAPICreateForm
+
+    @cached_property
+    def provider(self):
+        provider_id = self.request.POST.get("provider") or self.request.GET.get("provider")
+        return PROVIDERS.get(provider_id or DEFAULT_PROVIDER) or PROVIDERS[DEFAULT_PROVIDER]
+
+    @cached_property
+    def connections(self) -> list:
+        return list(
+            connections_for_provider(workspace=self.workspace, provider_id=self.provider.id)
+        )
+
+    def get_initial(self):
+        initial = {"provider": self.provider.id}
+        if self.connections:
+            initial["connection"] = self.connections[0].name
+        return initial
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "connections": self.connections}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        selected_name = form["connection"].value() or (
+            self.connections[0].name if self.connections else None
+        )
+        context.update(
+            providers=list(PROVIDERS.values()),
+            provider=self.provider,
+            connections=self.connections,
+            selected_connection=next(
+                (c for c in self.connections if c.name == selected_name), None
+            ),
+            can_manage_integrations=self.can(Action.MANAGE_INTEGRATIONS),
+            endpoint_base=f"{settings.RUN_URL}/{self.workspace.name}/models/",
+        )
+        return context
+
+    def form_valid(self, form):
+        connection = form.cleaned_data["connection_object"]
+        try:
+            model_api = services.model_api_create(
+                workspace=self.workspace,
+                name=form.cleaned_data["name"],
+                display_name=form.cleaned_data["display_name"],
+                connections=[connection],
+                model=form.cleaned_data["model"],
+                actor=self.principal,
+            )
+        except Conflict as error:
+            form.add_error("name", str(error))
+            return self.form_invalid(form)
+        except ValidationError as error:
+            _add_service_errors(form, error, {"connections": "connection"})
+            return self.form_invalid(form)
+        messages.success(
+            self.request, f"Model API “{model_api.name}” created; checking the model now."
+        )
+        return redirect("model_api_overview", workspace=self.workspace.name, name=model_api.name)
+
+
+def _add_service_errors(form, error: ValidationError, renames: dict[str, str]) -> None:
+    """A service's ValidationError → the form's field errors (non-field when unknown)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        field = renames.get(field, field)
+        form.add_error(field if field in form.fields else None, errors)
+
+
+class CatalogSearchView(ModelAPIScreenMixin, TemplateView):
+    """htmx fragment: the connection's catalog filtered by what was typed, as listbox
+    options (`?connection=<name>&model=<query>`)."""
+
+    template_name = "models_api/_catalog_results.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        name = self.request.GET.get("connection", "")
+        query = (self.request.GET.get("model") or self.request.GET.get("q") or "").strip()
+        connection = connections_for_workspace(workspace=self.workspace).filter(name=name).first()
+        results, error = [], ""
+        if connection is None:
+            error = "Choose an integration connection first."
+        else:
+            results = [
+                catalog_entry(model)
+                for model in catalog_search(connection, query, limit=CATALOG_RESULTS_LIMIT)
+            ]
+        context.update(connection=connection, query=query, results=results, error=error)
+        return context
+
+
+def _price(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def catalog_entry(model) -> dict:
+    """A catalog model with the labels the listbox and the summary panel show."""
+    has_price = model.input_price_per_million is not None
+    return {
+        "id": model.id,
+        "description": model.description,
+        "modality": model.modality,
+        "context_label": f"{model.context_window:,} tokens" if model.context_window else "",
+        "price_label": (
+            f"{_price(model.input_price_per_million)} in · "
+            f"{_price(model.output_price_per_million)} out per 1M tokens (list price)"
+            if has_price
+            else ""
+        ),
+    }
+
+
+class ModelAPIPageMixin(ModelAPIScreenMixin):
+    """A page of one model API (`<name>` in the URL; another workspace's is a 404)."""
+
+    tab = ""
+
+    @cached_property
+    def model_api(self):
+        return selectors.model_api_get(workspace=self.workspace, name=self.kwargs["name"])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        model_api = self.model_api
+        connections = selectors.model_api_connections(model_api=model_api)
+        context.update(
+            model_api=model_api,
+            connections=connections,
+            provider=PROVIDERS.get(model_api.runtime_type),
+            endpoint_url=selectors.endpoint_url(model_api),
+            tab=self.tab,
+        )
+        return context
+
+
+class ModelAPIOverviewView(ModelAPIPageMixin, TemplateView):
+    template_name = "models_api/overview.html"
+    tab = "overview"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            last_call=selectors.model_api_last_call(model_api=self.model_api),
+            calls_today=selectors.model_api_calls_today(model_api=self.model_api),
+            events=list(reversed(selectors.model_api_events(model_api=self.model_api))),
+        )
+        return context
+
+
+class ModelAPIStatusView(ModelAPIPageMixin, TemplateView):
+    """htmx fragment: status badge and events, polled while the model API is DEPLOYING."""
+
+    template_name = "models_api/_status.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["events"] = list(reversed(selectors.model_api_events(model_api=self.model_api)))
+        return context
+
+
+class ModelAPICheckAgainView(ModelAPIPageMixin, TemplateView):
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            services.model_api_check_again(model_api=self.model_api, actor=self.principal)
+        except Conflict as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Checking the model again.")
+        return redirect(
+            "model_api_overview", workspace=self.workspace.name, name=self.model_api.name
+        )
+
+
+class ModelAPILogsView(ModelAPIPageMixin, TemplateView):
+    template_name = "models_api/logs.html"
+    tab = "logs"
+
+
+class ModelAPIMetricsView(ModelAPIPageMixin, TemplateView):
+    template_name = "models_api/metrics.html"
+    tab = "metrics"
+
+
+class ModelAPIPoliciesView(ModelAPIPageMixin, TemplateView):
+    template_name = "models_api/policies.html"
+    tab = "policies"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            policy_names=selectors.model_api_policy_names(model_api=self.model_api), **kwargs
+        )
+
+
+class ModelAPIPlaygroundView(ModelAPIPageMixin, TemplateView):
+    """A chat box calling the real gateway from the browser, authenticated by the session
+    cookie and the CSRF token; no key is ever put in the page."""
+
+    required_action = Action.CALL_MODEL_APIS
+    template_name = "models_api/playground.html"
+    tab = "playground"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # A same-origin path, not RUN_URL (which may be another host), so that the
+        # browser sends the session cookie with the call.
+        context["chat_path"] = (
+            f"/run/{self.workspace.name}/models/{self.model_api.name}/v1/chat/completions"
+        )
+        return context
+
+
+class ModelAPIEditView(ModelAPIPageMixin, FormView):
+    required_action = Action.MANAGE_MODEL_APIS
+    template_name = "models_api/edit.html"
+    tab = "edit"
+
+    def get_form(self, form_class=None):
+        data = self.request.POST if self.request.method == "POST" else None
+        return ModelAPIEditForm.for_model_api(self.model_api, data)
+
+    def form_valid(self, form):
+        try:
+            services.model_api_update(
+                model_api=self.model_api,
+                actor=self.principal,
+                display_name=form.cleaned_data["display_name"],
+                enabled=form.cleaned_data["enabled"],
+                model=form.cleaned_data["model"],
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error, {"runtime_model": "model"})
+            return self.form_invalid(form)
+        messages.success(self.request, f"Model API “{self.model_api.name}” saved.")
+        return redirect(
+            "model_api_overview", workspace=self.workspace.name, name=self.model_api.name
+        )
+
+
+class ModelAPIDeleteView(ModelAPIPageMixin, TemplateView):
+    required_action = Action.MANAGE_MODEL_APIS
+    template_name = "models_api/delete.html"
+    tab = "edit"
+
+    def post(self, request, *args, **kwargs):
+        name = self.model_api.name
+        if request.POST.get("confirm_name") != name:
+            return self.render_to_response(
+                self.get_context_data(
+                    confirm_error=f"Type “{name}” to confirm.",
+                )
+            )
+        services.model_api_delete(model_api=self.model_api, actor=self.principal)
+        messages.success(request, f"Model API “{name}” deleted.")
+        return redirect("model_api_list", workspace=self.workspace.name)
