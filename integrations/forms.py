@@ -1,0 +1,104 @@
+"""Forms of the integrations screens. Their fields come from the provider registry (a new
+provider needs no new form), named as the registry names them (`apiKey`, `baseUrl`,
+...) so that the services' field errors land next to the right input. Forms validate
+input only; services write."""
+
+from django import forms
+
+from workspaces.models import slug_validator
+
+from .providers import ConfigField, Provider
+
+
+def _secret_input(item: ConfigField) -> forms.CharField:
+    return forms.CharField(
+        label=item.label,
+        required=item.required,
+        max_length=2000,
+        strip=True,
+        help_text=item.help_text,
+        # Never rendered back, not even after an error elsewhere in the form.
+        widget=forms.PasswordInput(
+            render_value=False,
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": item.placeholder},
+        ),
+    )
+
+
+def _config_input(item: ConfigField) -> forms.CharField:
+    return forms.CharField(
+        label=item.label,
+        required=item.required,
+        max_length=2000,
+        help_text=item.help_text,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": item.placeholder}
+        ),
+    )
+
+
+class ProviderForm(forms.Form):
+    def __init__(self, *args, provider: Provider, **kwargs):
+        self.provider = provider
+        super().__init__(*args, **kwargs)
+
+    @property
+    def secret_bound_fields(self) -> list:
+        return [self[item.name] for item in self.provider.secret_fields if item.name in self.fields]
+
+    @property
+    def config_bound_fields(self) -> list:
+        return [self[item.name] for item in self.provider.config_fields if item.name in self.fields]
+
+    @property
+    def config_needs_attention(self) -> bool:
+        """Show the optional settings unfolded: one is required or has an error."""
+        return any(field.errors or field.field.required for field in self.config_bound_fields)
+
+    def config(self) -> dict:
+        return {
+            item.name: self.cleaned_data.get(item.name, "") for item in self.provider.config_fields
+        }
+
+    def secret(self) -> dict:
+        return {
+            item.name: self.cleaned_data.get(item.name, "") for item in self.provider.secret_fields
+        }
+
+
+class ConnectionCreateForm(ProviderForm):
+    name = forms.CharField(
+        label="Integration name",
+        max_length=49,
+        validators=[slug_validator],
+        help_text="How model APIs and the API refer to it. Lowercase letters, digits and "
+        "hyphens; cannot be changed later.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    display_name = forms.CharField(label="Display name", max_length=100, required=False)
+
+    def __init__(self, *args, provider: Provider, **kwargs):
+        super().__init__(*args, provider=provider, **kwargs)
+        for item in provider.secret_fields:
+            self.fields[item.name] = _secret_input(item)
+        for item in provider.config_fields:
+            self.fields[item.name] = _config_input(item)
+
+
+class RotateKeyForm(ProviderForm):
+    def __init__(self, *args, provider: Provider, **kwargs):
+        super().__init__(*args, provider=provider, **kwargs)
+        item = provider.primary_secret_field
+        field = _secret_input(item)
+        field.label, field.required = f"New {item.label.lower()}", True
+        field.help_text = "Replaces the stored key of this connection; it is checked right away."
+        self.fields[item.name] = field
+
+
+class ConnectionSettingsForm(ProviderForm):
+    display_name = forms.CharField(label="Display name", max_length=100, required=False)
+
+    def __init__(self, *args, provider: Provider, **kwargs):
+        super().__init__(*args, provider=provider, **kwargs)
+        for item in provider.config_fields:
+            self.fields[item.name] = _config_input(item)
