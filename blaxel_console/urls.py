@@ -3,8 +3,10 @@
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from workspaces.api.errors import api_not_found
 
 
 def healthz(request):
@@ -20,6 +22,8 @@ urlpatterns = [
     path("v0/", include("workspaces.api.urls")),
     path("v0/", include("integrations.api.urls")),
     path("v0/", include("models_api.api.urls")),
+    # Keep last among the v0 routes: any other /v0/ URL is a JSON 404.
+    re_path(r"^v0/", api_not_found),
     path("run/", include("models_api.gateway_urls")),
     path("", include("workspaces.urls")),
     path("<slug:workspace>/settings/integrations/", include("integrations.urls")),

@@ -48,6 +48,12 @@ class PrincipalAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, IsAuthenticated
+        # A method this view lacks is a 405, before any workspace or role check (which
+        # would otherwise answer 403 for it).
+        if request.method.lower() not in self.http_method_names or not hasattr(
+            self, request.method.lower()
+        ):
+            raise exceptions.MethodNotAllowed(request.method)
         self.principal = principal_from_request(request)
 
 

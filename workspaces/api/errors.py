@@ -132,6 +132,12 @@ def _json_error(status_code: int, message: str) -> JsonResponse:
     return JsonResponse(body, status=status_code)
 
 
+def api_not_found(request, *args, **kwargs):
+    """The last `/v0/` route: an unknown API URL is a JSON 404, never a console page (the
+    console's `/<workspace>/...` routes would otherwise claim it)."""
+    return _json_error(404, f"No API resource at {request.path}.")
+
+
 def handler400(request, exception=None):
     if _is_api_request(request):
         return _json_error(400, "Bad request.")
