@@ -174,3 +174,44 @@ def test_sign_up_create_workspace_invite_and_join_as_member(live_server_with_mai
     finally:
         admin_context.close()
         member_context.close()
+
+
+def test_password_reset_and_log_out(live_server_with_mail, page):
+    url, mail_dir = live_server_with_mail
+    page.goto(url + "/accounts/signup/")
+    sign_up(page, "forgetful@example.com")
+    expect(page.get_by_role("heading", name="Create your workspace")).to_be_visible()
+
+    # Log out from the user menu.
+    page.locator("details.usermenu > summary").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill("forgetful@example.com")
+    screenshot(page, "screens-20-password-reset")
+    page.get_by_role("button", name="Reset My Password").click()
+    expect(page.get_by_role("heading", name="Password Reset")).to_be_visible()
+    screenshot(page, "screens-21-password-reset-sent")
+
+    reset_mail = next(m for m in sent_mail(mail_dir) if "Password Reset" in m["Subject"])
+    body = reset_mail.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://\S+/accounts/password/reset/key/\S+/", body).group(0)
+    page.goto(link)
+    new_password = "another-long-passphrase-77"
+    page.get_by_label("New Password", exact=True).fill(new_password)
+    page.get_by_label("New Password (again)").fill(new_password)
+    screenshot(page, "screens-22-password-reset-new")
+    page.get_by_role("button", name="Change Password").click()
+    expect(page.get_by_text("Your password is now changed.")).to_be_visible()
+
+    page.goto(url + "/accounts/login/")
+    page.get_by_label("Email").fill("forgetful@example.com")
+    page.get_by_label("Password").fill(PASSWORD)  # the old one no longer works
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.locator(".errorlist")).to_be_visible()
+    screenshot(page, "screens-23-login-error")
+    page.get_by_label("Password").fill(new_password)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.get_by_role("heading", name="Create your workspace")).to_be_visible()
