@@ -1,0 +1,91 @@
+"""Errors the gateway itself makes, in OpenAI's shape, so that OpenAI's SDKs raise the
+right exception types: `{"error": {"message", "type", "param", "code"}}`."""
+
+import orjson
+from django.http import HttpResponse
+
+
+class GatewayError(Exception):
+    """Raised anywhere on the gateway path; the view turns it into the response."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+
+    @property
+    def error_type(self) -> str:
+        """What a usage record stores as the error."""
+        return self.code or self.type
+
+    def body(self) -> bytes:
+        return error_body(self.message, type=self.type, code=self.code, param=self.param)
+
+    def response(self) -> HttpResponse:
+        return json_response(self.status, self.body(), self.headers)
+
+
+def error_body(message: str, *, type: str, code: str | None = None, param=None) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": type, "param": param, "code": code}})
+
+
+def json_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="application/json")
+    # No CommonMiddleware on this path: say how long the body is ourselves.
+    response["Content-Length"] = str(len(body))
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def unauthorized(message: str = "Invalid, revoked or expired API key.") -> GatewayError:
+    return GatewayError(
+        401,
+        message,
+        code="invalid_api_key",
+        headers={"WWW-Authenticate": 'Bearer realm="blaxel"'},
+    )
+
+
+def no_key() -> GatewayError:
+    return unauthorized(
+        "No API key provided. Send your console API key as `Authorization: Bearer <key>` "
+        "(or `X-Blaxel-Authorization: Bearer <key>`)."
+    )
+
+
+def forbidden(message: str, code: str) -> GatewayError:
+    return GatewayError(403, message, type="permission_error", code=code)
+
+
+def not_found(message: str, code: str = "not_found") -> GatewayError:
+    return GatewayError(404, message, code=code)
+
+
+def too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        413,
+        f"The request body is larger than the gateway's limit of {limit} bytes.",
+        code="request_too_large",
+    )
+
+
+def bad_gateway(message: str) -> GatewayError:
+    return GatewayError(502, message, type="upstream_error", code="upstream_unreachable")
+
+
+def gateway_timeout(message: str) -> GatewayError:
+    return GatewayError(504, message, type="upstream_error", code="upstream_timeout")

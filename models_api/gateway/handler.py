@@ -1,0 +1,132 @@
+"""The gateway's own Django ASGI handler (`blaxel_console.asgi` routes `/run/` here).
+
+It differs from Django's `ASGIHandler` where the gateway needs it to:
+
+* Middleware: `settings.GATEWAY_MIDDLEWARE` (none by default) instead of the console's
+  stack — sessions, CSRF, messages, allauth and htmx have nothing to do on an API call
+  (the Playground's session + CSRF check is done by the view itself).
+* The body: refused with a 413 as soon as its declared `Content-Length` or the bytes
+  actually received exceed `settings.GATEWAY_MAX_BODY_BYTES`, and kept in memory (it
+  is bounded) instead of a spooled temporary file.
+* No per-request thread: Django runs each request in its own `ThreadSensitiveContext`
+  and sends `request_started` / `request_finished`, whose receivers recycle database
+  connections. The gateway makes no database query per call; its cache loaders run on
+  one shared thread and recycle that thread's connection themselves
+  (`lookups._fresh_connection`).
+
+Disconnects are handled like Django's: the response is produced while listening for
+`http.disconnect`, and a disconnect cancels it (which cancels the provider call).
+"""
+
+import asyncio
+import contextlib
+import io
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestAborted
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix
+
+from . import errors
+
+logger = logging.getLogger(__name__)
+
+
+class _GatewayMiddlewareSettings:
+    """Django's settings, except that MIDDLEWARE is GATEWAY_MIDDLEWARE."""
+
+    def __getattr__(self, name):
+        if name == "MIDDLEWARE":
+            return settings.GATEWAY_MIDDLEWARE
+        return getattr(settings, name)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _declared_length(scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class GatewayASGIHandler(ASGIHandler):
+    def load_middleware(self, is_async=False):
+        # Django's own loader, reading GATEWAY_MIDDLEWARE: it reads the `settings` of its
+        # module, swapped here only while the chain is built (once, at start-up).
+        console_settings = base.settings
+        base.settings = _GatewayMiddlewareSettings()
+        try:
+            super().load_middleware(is_async=is_async)
+        finally:
+            base.settings = console_settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"The gateway serves HTTP only, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        limit = settings.GATEWAY_MAX_BODY_BYTES
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await self.send_response(errors.too_large(limit).response(), send)
+            return
+        try:
+            body = await self._read_body(receive, limit)
+        except RequestAborted:
+            return
+        except _BodyTooLarge:
+            await self.send_response(errors.too_large(limit).response(), send)
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, io.BytesIO(body))
+        if request is None:
+            await self.send_response(error_response, send)
+            return
+        # Read once, here; the view forwards these bytes (Django's `request.body` would
+        # also refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE, a console setting).
+        request.raw_body = body
+
+        async def respond():
+            response = await self.run_get_response(request)
+            # The caller may go away while the answer is being sent.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
+
+        # As Django does: produce the answer while listening for a disconnect, and
+        # cancel it when the caller goes away first.
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        responder = asyncio.create_task(respond())
+        await asyncio.wait([listener, responder], return_when=asyncio.FIRST_COMPLETED)
+        for task in (listener, responder):
+            if task.done():
+                with contextlib.suppress(RequestAborted, asyncio.CancelledError):
+                    task.result()
+            else:
+                task.cancel()
+                with contextlib.suppress(RequestAborted, asyncio.CancelledError):
+                    await task
+
+    async def _read_body(self, receive, limit: int) -> bytes:
+        parts = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise _BodyTooLarge()
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)

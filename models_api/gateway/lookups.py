@@ -1,0 +1,176 @@
+"""The gateway's reads: plain, cacheable data from the database (the loaders behind
+`caches`). Synchronous ORM code; the caches run it off the event loop.
+
+Nothing here returns a model instance: the results live in process memory across
+requests, so they hold ids, labels and the few values the hot path needs.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import close_old_connections
+
+from integrations.models import IntegrationConnection
+from integrations.providers import get_provider
+from workspaces.models import ApiKey, Membership, Workspace
+from workspaces.principals import Principal
+
+from ..models import ModelAPI, ModelAPIConnection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """What a valid API key stands for."""
+
+    principal: Principal
+    api_key_id: int
+    expires_at: float | None  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """One connection of a model API, ready to call."""
+
+    connection_name: str
+    provider_id: str
+    base_url: str
+    # The provider key and optional organization/project headers, decrypted.
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A model API as the gateway needs it."""
+
+    model_api_id: int
+    model_api_name: str
+    workspace_id: int
+    enabled: bool
+    model: str
+    provider_id: str
+    forward_paths: frozenset[str]
+    models_path: str  # the provider's model list, relative to the endpoint ("v1/models")
+    upstreams: tuple[Upstream, ...]
+    # Header names (lower-case bytes) a caller may not send because a connection sets
+    # them: the provider key, the organization / project that is billed.
+    reserved_headers: frozenset[bytes]
+
+
+def _fresh_connection() -> None:
+    # The loaders run on a long-lived thread: honour CONN_MAX_AGE and health checks the
+    # way Django's request signals would (the gateway does not send those).
+    close_old_connections()
+
+
+def grant_for_key_hash(hashed_key: str) -> KeyGrant | None:
+    """The caller behind a key (by its SHA-256); None when unknown, revoked, expired or
+    its owner is deactivated."""
+    _fresh_connection()
+    api_key = (
+        ApiKey.objects.active()
+        .select_related("user", "service_account")
+        .filter(key_hash=hashed_key)
+        .first()
+    )
+    if api_key is None:
+        return None
+    if api_key.user_id is not None:
+        if not api_key.user.is_active:
+            return None
+        principal = Principal.for_user(api_key.user, api_key)
+    else:
+        principal = Principal.for_service_account(api_key.service_account, api_key)
+    expires_at = api_key.expires_at.timestamp() if api_key.expires_at else None
+    return KeyGrant(principal=principal, api_key_id=api_key.pk, expires_at=expires_at)
+
+
+def workspace_id_for_name(name: str) -> int | None:
+    _fresh_connection()
+    return Workspace.objects.filter(name=name).values_list("pk", flat=True).first()
+
+
+def user_role(user_id: int, workspace_id: int) -> str | None:
+    _fresh_connection()
+    return (
+        Membership.objects.filter(workspace_id=workspace_id, user_id=user_id, user__is_active=True)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def _upstream(connection: IntegrationConnection) -> Upstream | None:
+    provider = get_provider(connection.integration)
+    if provider is None:
+        return None
+    try:
+        secret = connection.secret_values
+    except Exception:
+        # Undecryptable (FERNET_KEYS rotated without the old key) or not JSON: this
+        # connection cannot serve; the others may.
+        logger.error("gateway: connection %s has an unreadable secret", connection.pk)
+        return None
+    config = connection.config or {}
+    base_url = provider.base_url(config)
+    if not base_url:
+        return None
+    headers = provider.upstream_headers(config=config, secret=secret)
+    return Upstream(
+        connection_name=connection.name,
+        provider_id=provider.id,
+        base_url=base_url,
+        headers=tuple(headers.items()),
+    )
+
+
+def route_for(workspace_id: int, model_api_name: str) -> Route | None:
+    _fresh_connection()
+    model_api = (
+        ModelAPI.objects.filter(workspace_id=workspace_id, name=model_api_name)
+        .only("pk", "name", "workspace_id", "enabled", "runtime_type", "runtime_model")
+        .first()
+    )
+    if model_api is None:
+        return None
+    links = (
+        ModelAPIConnection.objects.filter(model_api=model_api)
+        .select_related("connection")
+        .order_by("position")
+    )
+    upstreams = tuple(
+        upstream for link in links if (upstream := _upstream(link.connection)) is not None
+    )
+    provider = get_provider(model_api.runtime_type)
+    reserved = {"authorization"}
+    for candidate in (provider, *(get_provider(item.provider_id) for item in upstreams)):
+        if candidate is not None:
+            reserved.update(header.lower() for _, header in candidate.config_headers)
+    for upstream in upstreams:
+        reserved.update(name.lower() for name, _ in upstream.headers)
+    reserved_headers = frozenset(name.encode("latin-1") for name in reserved)
+    return Route(
+        model_api_id=model_api.pk,
+        model_api_name=model_api.name,
+        workspace_id=model_api.workspace_id,
+        enabled=model_api.enabled,
+        model=model_api.runtime_model,
+        provider_id=model_api.runtime_type,
+        forward_paths=provider.forward_paths if provider else frozenset(),
+        models_path=f"v1/{provider.models_path.strip('/')}" if provider else "",
+        upstreams=upstreams,
+        reserved_headers=reserved_headers,
+    )
+
+
+def touch_api_keys(last_used: dict[int, datetime]) -> None:
+    """Record `last_used_at` of keys (api key id → when), skipping rows that another
+    process updated less than a minute ago."""
+    from workspaces.selectors import LAST_USED_RESOLUTION
+
+    _fresh_connection()
+    for api_key_id, when in last_used.items():
+        ApiKey.objects.filter(pk=api_key_id).exclude(
+            last_used_at__gt=when - LAST_USED_RESOLUTION
+        ).update(last_used_at=when)

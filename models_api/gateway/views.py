@@ -1,0 +1,344 @@
+"""The gateway view: `/run/{workspace}/models/{model_api}/{path}` (DESIGN.md §7).
+
+Order of checks: the caller (401), the workspace (404) and the caller's access to it
+(403), the model API (404), the path (404) and method (405), enabled (403), the body
+(400); then the provider. Anything the provider answers — errors included — passes
+through with its status and body.
+
+How the model is chosen: the model API's configured model is always the one called. A
+request that names another model (or none) is sent with the configured one, and the
+answer says so in its `model` field. `GET …/v1/models` lists exactly that one model:
+the provider's own entry for it when the provider lists it, otherwise an entry built
+from the configuration.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+from adrf.views import APIView
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+
+from integrations.providers import UsageLocation, get_provider
+from workspaces.principals import Principal
+
+from .. import usage
+from ..models import UsageRecord
+from . import auth, errors, lookups
+from .caches import routing_cache
+from .lookups import Route
+from .streaming import SSEUsageReader, Tokens, usage_from_body
+from .upstream import forward_headers, headers_for_client, open_upstream, prepare_body
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_USAGE = UsageLocation()
+_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_ERROR_BODY_PARSE_LIMIT = 64 * 1024
+
+
+@dataclass(slots=True)
+class Call:
+    """What one call's usage record will say."""
+
+    route: Route
+    principal: Principal
+    path: str
+    started: float = field(default_factory=time.perf_counter)
+    time: object = field(default_factory=timezone.now)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    status: int = 0
+    ttfb_ms: float | None = None
+    tokens: Tokens | None = None
+    streamed: bool = False
+    error_type: str = ""
+    connection_name: str = ""
+
+    def first_byte(self) -> None:
+        if self.ttfb_ms is None:
+            self.ttfb_ms = (time.perf_counter() - self.started) * 1000
+
+    def record(self) -> None:
+        tokens = self.tokens or Tokens()
+        usage.record_usage(
+            UsageRecord(
+                request_id=self.request_id,
+                time=self.time,
+                workspace_id=self.route.workspace_id,
+                model_api_id=self.route.model_api_id,
+                model_api_name=self.route.model_api_name,
+                caller=self.principal.label[:254],
+                api_key_prefix=self.principal.api_key_prefix,
+                path=self.path[:100],
+                status_code=self.status,
+                latency_ms=(time.perf_counter() - self.started) * 1000,
+                ttfb_ms=self.ttfb_ms,
+                input_tokens=tokens.input,
+                output_tokens=tokens.output,
+                total_tokens=tokens.total,
+                streamed=self.streamed,
+                error_type=self.error_type[:64],
+                connection_name=self.connection_name,
+            )
+        )
+
+
+class GatewayView(APIView):
+    """An adrf (async DRF) view with none of DRF's per-request machinery: the gateway
+    authenticates from the headers itself through in-process caches, reads the raw body
+    once, and answers in OpenAI's shape, so DRF's request wrapper, authentication and
+    permission classes, parsers, content negotiation and adrf's thread hop to run them
+    would only add latency to every call."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = ()
+    throttle_classes = ()
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    async def _any_method(self, request, *args, **kwargs):  # pragma: no cover - see dispatch
+        raise NotImplementedError
+
+    get = post = put = patch = delete = head = options = _any_method
+
+    async def async_dispatch(self, request, *args, **kwargs):
+        self.args, self.kwargs, self.request = args, kwargs, request
+        try:
+            return await proxy(request, **kwargs)
+        except errors.GatewayError as error:
+            return error.response()
+        except Exception:
+            logger.exception("gateway: unexpected error")
+            return errors.GatewayError(
+                500, "The gateway failed unexpectedly.", type="server_error"
+            ).response()
+
+
+async def not_found(request, *args, **kwargs):
+    """Anything under /run/ that is not an endpoint: a 404 an OpenAI SDK understands."""
+    return errors.not_found(
+        "Not a model API endpoint: use /run/{workspace}/models/{model_api}/v1/….", "not_found"
+    ).response()
+
+
+async def proxy(request, *, workspace: str, model_api: str, path: str) -> HttpResponse:
+    principal = await auth.authenticate(request)
+    workspace_id, _role = await auth.role_in_workspace(principal, workspace)
+    route = await routing_cache.get(
+        ("route", workspace_id, model_api), lambda: lookups.route_for(workspace_id, model_api)
+    )
+    if route is None:
+        raise errors.not_found(
+            f"No model API named “{model_api}” in the workspace “{workspace}”.",
+            "model_api_not_found",
+        )
+    call = Call(route=route, principal=principal, path=path)
+    try:
+        response = await _forward(request, route, path, call)
+    except errors.GatewayError as error:
+        call.status, call.error_type = error.status, error.error_type
+        call.record()
+        raise
+    except asyncio.CancelledError:
+        # The caller went away before the answer started.
+        call.status, call.error_type = 499, "client_disconnected"
+        call.record()
+        raise
+    return response
+
+
+def _check_request(request, route: Route, path: str) -> str:
+    """The HTTP method the path takes, after the path / method / enabled checks."""
+    if path not in route.forward_paths:
+        served = ", ".join(f"/{item}" for item in sorted(route.forward_paths))
+        raise errors.not_found(
+            f"The path “/{path}” is not served by this model API (served: {served}).",
+            "path_not_found",
+        )
+    # The model list is read, every other endpoint is a POST; nothing else is forwarded
+    # (OpenAI's GET /v1/chat/completions would list other people's stored completions).
+    method = "GET" if path == route.models_path else "POST"
+    if request.method != method:
+        raise errors.GatewayError(
+            405,
+            f"Use {method} for /{path}.",
+            code="method_not_allowed",
+            headers={"Allow": method},
+        )
+    if not route.enabled:
+        raise errors.forbidden(
+            f"The model API “{route.model_api_name}” is disabled; enable it to call it.",
+            "model_api_disabled",
+        )
+    return method
+
+
+async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse:
+    method = _check_request(request, route, path)
+    provider = get_provider(route.provider_id)
+    usage_location = provider.usage if provider else _DEFAULT_USAGE
+    content = None
+    strip_usage_chunk = False
+    if method == "POST":
+        raw_body = getattr(request, "raw_body", None)
+        if raw_body is None:
+            raw_body = request.read()
+        prepared = prepare_body(
+            raw_body,
+            model=route.model,
+            path=path,
+            usage_request=usage_location.stream_usage_request,
+        )
+        content, strip_usage_chunk = prepared.content, prepared.strip_usage_chunk
+    upstream_response, upstream = await open_upstream(
+        route,
+        method=method,
+        path=path,
+        query=request.scope.get("query_string", b"") if hasattr(request, "scope") else b"",
+        headers=forward_headers(_raw_headers(request), route.reserved_headers),
+        content=content,
+    )
+    call.connection_name = upstream.connection_name
+    call.status = upstream_response.status_code
+    headers = headers_for_client(upstream_response)
+    headers["X-Blaxel-Request-Id"] = call.request_id
+    if upstream_response.headers.get("content-type", "").startswith("text/event-stream"):
+        call.streamed = True
+        reader = SSEUsageReader(usage_location, strip_usage_chunk=strip_usage_chunk)
+        response = RelayResponse(
+            _relay(upstream_response, reader, call),
+            status=upstream_response.status_code,
+        )
+        for name, value in {**headers, **_STREAM_HEADERS}.items():
+            response[name] = value
+        return response
+    try:
+        body = await upstream_response.aread()
+    except httpx.TimeoutException as error:
+        raise errors.gateway_timeout("The provider did not finish its answer in time.") from error
+    except httpx.TransportError as error:
+        raise errors.bad_gateway("The provider broke off its answer.") from error
+    finally:
+        await upstream_response.aclose()
+    call.first_byte()
+    status = upstream_response.status_code
+    if status < 400:
+        if method == "GET" and path == route.models_path:
+            body = _only_configured_model(body, route)
+        call.tokens = usage_from_body(body, usage_location)
+    else:
+        call.error_type = _upstream_error_type(status, body)
+    call.record()
+    response = HttpResponse(body, status=status)
+    if "content-type" not in headers:
+        del response["Content-Type"]
+    for name, value in headers.items():
+        response[name] = value
+    response["Content-Length"] = str(len(body))
+    return response
+
+
+def _raw_headers(request) -> list[tuple[bytes, bytes]]:
+    scope = getattr(request, "scope", None)
+    if scope is not None:
+        return scope["headers"]
+    # Not under ASGI (a test client): rebuild the header list from the WSGI environ.
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in request.headers.items()
+    ]
+
+
+def _only_configured_model(body: bytes, route: Route) -> bytes:
+    try:
+        listing = orjson.loads(body)
+        entries = listing.get("data") or []
+    except (orjson.JSONDecodeError, AttributeError):
+        return body
+    entry = next(
+        (item for item in entries if isinstance(item, dict) and item.get("id") == route.model), None
+    )
+    if entry is None:
+        entry = {"id": route.model, "object": "model", "created": 0, "owned_by": route.provider_id}
+    return orjson.dumps({"object": "list", "data": [entry]})
+
+
+def _upstream_error_type(status: int, body: bytes) -> str:
+    if len(body) <= _ERROR_BODY_PARSE_LIMIT:
+        try:
+            error = orjson.loads(body).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            error = None
+        if isinstance(error, dict):
+            kind = error.get("code") or error.get("type")
+            if isinstance(kind, str) and kind:
+                return kind
+    return f"upstream_{status}"
+
+
+# --- streamed answers --------------------------------------------------------------------------
+
+
+class RelayResponse(StreamingHttpResponse):
+    """A streamed answer whose relay is closed as soon as Django stops reading it.
+
+    Django iterates a wrapper around the relay generator and, when the caller goes
+    away, closes only that wrapper; the relay (and the provider connection it holds)
+    would then wait for garbage collection. Closing it here cancels the provider call
+    at once.
+    """
+
+    async def __aiter__(self):
+        relay = self._iterator
+        try:
+            async for chunk in relay:
+                yield chunk
+        finally:
+            await relay.aclose()
+
+
+def _stream_error_event(message: str, code: str, at_boundary: bool) -> bytes:
+    event = b"event: error\ndata: " + errors.error_body(message, type="upstream_error", code=code)
+    return (b"" if at_boundary else b"\n\n") + event + b"\n\n"
+
+
+async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call: Call):
+    """Relay the provider's events as they arrive; record usage when done."""
+    finished = False
+    # Raw bytes pass through untouched; a compressed stream must be decoded first since
+    # the caller is told nothing about the provider's encoding.
+    encoded = upstream_response.headers.get("content-encoding", "identity") != "identity"
+    chunks = upstream_response.aiter_bytes() if encoded else upstream_response.aiter_raw()
+    try:
+        async for chunk in chunks:
+            call.first_byte()
+            relayed = reader.feed(chunk)
+            if relayed:
+                yield relayed
+        rest = reader.finish()
+        if rest:
+            yield rest
+        finished = True
+    except httpx.TimeoutException:
+        call.error_type = "upstream_timeout"
+        finished = True
+        yield _stream_error_event(
+            "The provider stopped sending in time.", "upstream_timeout", reader.at_event_boundary
+        )
+    except httpx.TransportError:
+        call.error_type = "upstream_disconnected"
+        finished = True
+        yield _stream_error_event(
+            "The provider broke off its answer.", "upstream_disconnected", reader.at_event_boundary
+        )
+    finally:
+        if not finished and not call.error_type:
+            call.error_type = "client_disconnected"
+        await upstream_response.aclose()
+        call.tokens = reader.tokens
+        call.record()

@@ -1,0 +1,270 @@
+"""The gateway's ASGI handler called in-process (no server): what it costs in database
+queries, and how its caches follow writes made through the services."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from blaxel_console import cache_versions
+from models_api import usage
+from models_api.gateway import caches
+from models_api.gateway.handler import GatewayASGIHandler
+
+from .gateway_fixtures import *  # noqa: F403
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi there"}]}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(settings):
+    """Module-level caches outlive a test's database; start each test from nothing, and
+    check the shared versions on every call so that invalidation is immediate."""
+    from integrations.ssrf import clear_call_time_cache
+    from models_api.gateway import auth
+
+    settings.GATEWAY_LOCAL_CACHE_TTL = 0.0
+    caches.reset_all()
+    clear_call_time_cache()
+    auth._last_noted.clear()
+    yield
+    usage.flush()
+    caches.reset_all()
+
+
+@pytest.fixture(scope="module")
+def handler():
+    return GatewayASGIHandler()
+
+
+def call(handler, path="chat/completions", *, key=None, body=CHAT, method="POST", headers=None):
+    """One request through the gateway handler, in this thread's database connection
+    (async_to_sync runs the handler's thread-sensitive database work on this thread)."""
+    headers = dict(headers or {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    content = json.dumps(body).encode() if isinstance(body, dict) else body
+
+    async def send():
+        transport = httpx.ASGITransport(app=handler)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.request(
+                method,
+                f"/run/acme/models/my-gpt/v1/{path}",
+                headers=headers,
+                content=content if method == "POST" else None,
+            )
+
+    return async_to_sync(send)()
+
+
+def test_steady_state_makes_no_database_query(
+    handler, acme_model_api, member_user, personal_key, django_assert_max_num_queries, settings
+):
+    settings.GATEWAY_LOCAL_CACHE_TTL = 60.0
+    key = personal_key(member_user)
+    with CaptureQueriesContext(connection) as cold:
+        first = call(handler, key=key)
+    assert first.status_code == 200
+    # The first call loads key, workspace, role and route: the counter does see the
+    # gateway's queries, so the zero below is meaningful.
+    assert len(cold) >= 4
+    with django_assert_max_num_queries(0):
+        for _ in range(5):
+            answer = call(handler, key=key)
+            assert answer.status_code == 200
+            assert answer.json()["choices"][0]["message"]["content"].startswith("Hello")
+        streamed = call(handler, key=key, body={**CHAT, "stream": True})
+        assert streamed.status_code == 200 and "[DONE]" in streamed.text
+
+
+def test_cached_lookups_are_dropped_when_the_shared_version_changes(
+    handler, acme_model_api, member_user, personal_key
+):
+    from django.utils import timezone
+
+    from workspaces.models import ApiKey
+
+    key = personal_key(member_user)
+    assert call(handler, key=key).status_code == 200
+    # A write that bumps nothing is not seen (the copy is served) …
+    ApiKey.objects.filter(user=member_user).update(revoked_at=timezone.now())
+    assert call(handler, key=key).status_code == 200
+    # … until the ACCESS version changes, as every service that revokes does.
+    cache_versions.bump(cache_versions.ACCESS)
+    assert call(handler, key=key).status_code == 401
+
+
+def test_revoking_a_key_stops_it(handler, acme_model_api, member_user, personal_key):
+    from workspaces.models import ApiKey
+    from workspaces.principals import Principal
+    from workspaces.services import api_key_revoke
+
+    key = personal_key(member_user)
+    assert call(handler, key=key).status_code == 200
+    api_key_revoke(
+        api_key=ApiKey.objects.get(user=member_user), actor=Principal.for_user(member_user)
+    )
+    answer = call(handler, key=key)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_removing_a_member_stops_their_key(
+    handler, workspace, acme_model_api, member_user, admin_user, personal_key
+):
+    from workspaces.models import Membership
+    from workspaces.principals import Principal
+    from workspaces.services import membership_remove
+
+    key = personal_key(member_user)
+    assert call(handler, key=key).status_code == 200
+    membership_remove(
+        membership=Membership.objects.get(workspace=workspace, user=member_user),
+        actor=Principal.for_user(admin_user),
+    )
+    assert call(handler, key=key).status_code == 403
+
+
+def test_disabling_a_model_api_stops_it(handler, acme_model_api, member_user, personal_key):
+    from models_api.services import model_api_update
+    from workspaces.principals import Principal
+
+    key = personal_key(member_user)
+    assert call(handler, key=key).status_code == 200
+    model_api_update(model_api=acme_model_api, actor=Principal.for_user(member_user), enabled=False)
+    answer = call(handler, key=key)
+    assert answer.status_code == 403
+    assert "disabled" in answer.json()["error"]["message"]
+
+
+def test_rotated_provider_key_is_used_at_once(
+    handler, acme_model_api, admin_user, member_user, personal_key, fake_openai
+):
+    from integrations.models import IntegrationConnection
+    from integrations.services import integration_connection_update
+    from workspaces.principals import Principal
+
+    key = personal_key(member_user)
+    assert call(handler, key=key).status_code == 200
+    integration_connection_update(
+        connection=IntegrationConnection.objects.get(name="openai-main"),
+        actor=Principal.for_user(admin_user),
+        secret={"apiKey": fake_openai.second_key},
+    )
+    assert call(handler, key=key).status_code == 200
+    seen = fake_openai.requests("/v1/chat/completions")
+    assert [request["headers"]["authorization"] for request in seen] == [
+        f"Bearer {fake_openai.key}",
+        f"Bearer {fake_openai.second_key}",
+    ]
+
+
+def test_new_member_is_let_in_without_waiting_for_a_version_change(
+    handler, workspace, acme_model_api, outsider, personal_key, settings
+):
+    from workspaces.models import Membership
+
+    settings.GATEWAY_LOCAL_CACHE_TTL = 0.2
+    key = personal_key(outsider)
+    assert call(handler, key=key).status_code == 403
+    # Joining bumps no version; a "no access" answer is kept only one TTL.
+    Membership.objects.create(workspace=workspace, user=outsider, role="member")
+    async_to_sync(asyncio.sleep)(0.3)
+    assert call(handler, key=key).status_code == 200
+
+
+def test_expired_key_stops_although_cached(handler, acme_model_api, member_user, monkeypatch):
+    import time
+
+    from models_api.gateway import auth
+    from workspaces.services import personal_api_key_create
+
+    _, raw = personal_api_key_create(user=member_user, name="short", expires_in="24h")
+    assert call(handler, key=raw).status_code == 200
+    # A day later the cached grant is refused by its own expiry (no version bump, no query).
+    monkeypatch.setattr(auth, "_now", lambda: time.time() + 25 * 3600)
+    assert call(handler, key=raw).status_code == 401
+
+
+def test_last_used_at_is_written_in_the_background(
+    handler, acme_model_api, member_user, personal_key
+):
+    from models_api.gateway import background
+    from workspaces.models import ApiKey
+
+    key = personal_key(member_user)
+    assert ApiKey.objects.get(user=member_user).last_used_at is None
+    assert call(handler, key=key).status_code == 200
+    assert background.flush_all()
+    assert ApiKey.objects.get(user=member_user).last_used_at is not None
+
+
+def test_declared_body_over_the_limit_is_refused_unread(handler, settings):
+    settings.GATEWAY_MAX_BODY_BYTES = 100
+    sent = []
+
+    async def receive():  # pragma: no cover - must not be called
+        raise AssertionError("the body was read")
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/run/acme/models/my-gpt/v1/chat/completions",
+        "query_string": b"",
+        "headers": [(b"content-length", b"101"), (b"content-type", b"application/json")],
+    }
+    asyncio.run(handler(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error"]["code"] == "request_too_large"
+
+
+def test_streamed_body_over_the_limit_is_refused_while_reading(handler, settings):
+    settings.GATEWAY_MAX_BODY_BYTES = 100
+    sent = []
+    chunks = [b"x" * 60, b"x" * 60, b"x" * 60]
+    read = []
+
+    async def receive():
+        chunk = chunks.pop(0)
+        read.append(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/run/acme/models/my-gpt/v1/chat/completions",
+        "query_string": b"",
+        "headers": [(b"transfer-encoding", b"chunked")],
+    }
+    asyncio.run(handler(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert len(read) == 2  # stopped as soon as the limit was passed
+
+
+def test_without_redis_an_unreachable_shared_cache_falls_back_to_the_database(
+    handler, acme_model_api, member_user, personal_key, monkeypatch
+):
+    key = personal_key(member_user)
+    assert call(handler, key=key).status_code == 200
+
+    async def broken(namespace):
+        raise ConnectionError("shared cache down")
+
+    monkeypatch.setattr(cache_versions, "acurrent", broken)
+    with CaptureQueriesContext(connection) as queries:
+        assert call(handler, key=key).status_code == 200
+    # Nothing cached is trusted while versions cannot be read: the database answered.
+    assert len(queries) >= 1
