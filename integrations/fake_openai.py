@@ -625,6 +625,9 @@ class FakeOpenAI:
             if not body_is_json:
                 await call.respond(400, INVALID_JSON_ERROR)
                 return
+            if call.body is None:
+                await call.respond(400, NO_MODEL_ERROR)
+                return
             if not isinstance(call.body, dict):
                 message = "Invalid type for request body: expected an object."
                 await call.respond(400, error_body(message, "invalid_request_error"))

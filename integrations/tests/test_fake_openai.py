@@ -477,6 +477,12 @@ def test_unknown_path_and_invalid_json(fake_openai):
     )
     assert no_model.status_code == 400
     assert no_model.json()["error"]["message"] == "you must provide a model parameter"
+    empty = httpx.post(f"{fake_openai.base_url}/chat/completions", headers=headers)
+    assert empty.status_code == 400
+    assert empty.json()["error"]["message"] == "you must provide a model parameter"
+    not_an_object = httpx.post(f"{fake_openai.base_url}/embeddings", headers=headers, json=[1])
+    assert not_an_object.status_code == 400
+    assert not_an_object.json()["error"]["type"] == "invalid_request_error"
 
 
 # --- test controls -----------------------------------------------------------------------------
