@@ -55,8 +55,8 @@ SUM_FIELDS = (
 )
 
 COST_NOTE = (
-    "Estimate from the provider's list prices; the provider bills the workspace's own "
-    "account, and its invoice is the reference."
+    "Estimated from the provider's list prices; not an invoice. Calls are billed by the "
+    "provider to the workspace's own account."
 )
 
 

@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from asgiref.sync import sync_to_async
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Count, Q, Sum
+from django.db import DatabaseError, OperationalError, transaction
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -185,15 +186,13 @@ def store_usage_records(payloads: Iterable[dict]) -> int:
 def _write(records: list[UsageRecord]) -> None:
     UsageRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
     oldest_kept = timezone.now() - timedelta(days=settings.USAGE_RETENTION_DAYS)
-    minutes = sorted(
-        {
-            (record.workspace_id, record.model_api_name, _minute(record.time))
-            for record in records
-            if record.time >= oldest_kept
-        }
-    )
-    for workspace_id, model_api_name, minute in minutes:
-        _recompute_rollup(workspace_id, model_api_name, minute)
+    affected = {
+        (record.workspace_id, record.model_api_name, _minute(record.time))
+        for record in records
+        if record.time >= oldest_kept
+    }
+    if affected:
+        _recompute_rollups(affected)
 
 
 def _bucket_filters() -> dict:
@@ -207,43 +206,80 @@ def _bucket_filters() -> dict:
     return filters
 
 
-def _recompute_rollup(workspace_id: int, model_api_name: str, minute: datetime) -> None:
-    try:
-        with transaction.atomic():
-            rollup, _ = UsageRollup.objects.select_for_update().get_or_create(
-                workspace_id=workspace_id, model_api_name=model_api_name, minute=minute
-            )
-    except IntegrityError:  # created concurrently: take the other writer's row
-        rollup = UsageRollup.objects.select_for_update().get(
-            workspace_id=workspace_id, model_api_name=model_api_name, minute=minute
-        )
-    # Read after the row lock is held: every writer that held it before has committed.
-    rows = UsageRecord.objects.filter(
-        workspace_id=workspace_id,
-        model_api_name=model_api_name,
-        time__gte=minute,
-        time__lt=minute + timedelta(minutes=1),
-    )
-    totals = rows.aggregate(
-        requests=Count("id"),
-        requests_2xx=Count("id", filter=Q(status_code__gte=200, status_code__lt=300)),
-        requests_4xx=Count("id", filter=Q(status_code__gte=400, status_code__lt=500)),
-        requests_5xx=Count("id", filter=Q(status_code__gte=500)),
-        upstream_errors=Count("id", filter=Q(error_type__in=UPSTREAM_ERROR_TYPES)),
-        latency_sum_ms=Sum("latency_ms"),
-        ttfb_sum_ms=Sum("ttfb_ms"),
-        ttfb_count=Count("ttfb_ms"),
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        total_tokens=Sum("total_tokens"),
+def _aggregates() -> dict:
+    return {
+        "requests": Count("id"),
+        "requests_2xx": Count("id", filter=Q(status_code__gte=200, status_code__lt=300)),
+        "requests_4xx": Count("id", filter=Q(status_code__gte=400, status_code__lt=500)),
+        "requests_5xx": Count("id", filter=Q(status_code__gte=500)),
+        "upstream_errors": Count("id", filter=Q(error_type__in=UPSTREAM_ERROR_TYPES)),
+        "latency_sum_ms": Sum("latency_ms"),
+        "ttfb_sum_ms": Sum("ttfb_ms"),
+        "ttfb_count": Count("ttfb_ms"),
+        "input_tokens": Sum("input_tokens"),
+        "output_tokens": Sum("output_tokens"),
+        "total_tokens": Sum("total_tokens"),
+        "latest_model_api_id": Max("model_api_id"),
         **_bucket_filters(),
+    }
+
+
+def _recompute_rollups(affected: set[tuple[int, str, datetime]]) -> None:
+    """Recompute the rollups of the affected (workspace, model API, minute) from their
+    records: a few queries per batch, whatever its size."""
+    UsageRollup.objects.bulk_create(
+        [
+            UsageRollup(workspace_id=workspace_id, model_api_name=name, minute=minute)
+            for workspace_id, name, minute in affected
+        ],
+        ignore_conflicts=True,
     )
-    for field, value in totals.items():
-        setattr(rollup, field, value or 0)
-    rollup.model_api_id = (
-        rows.exclude(model_api_id=None).order_by("-time").values_list("model_api_id", flat=True)
-    ).first()
-    rollup.save()
+    pairs = Q()
+    for workspace_id, name in {(workspace_id, name) for workspace_id, name, _ in affected}:
+        pairs |= Q(workspace_id=workspace_id, model_api_name=name)
+    first = min(minute for _, _, minute in affected)
+    last = max(minute for _, _, minute in affected) + timedelta(minutes=1)
+    # Lock the rows (in a fixed order, so two writers cannot deadlock), then read: every
+    # writer that held them before has committed, so the sums include its records.
+    rollups = {
+        (rollup.workspace_id, rollup.model_api_name, rollup.minute.astimezone(UTC)): rollup
+        for rollup in UsageRollup.objects.select_for_update()
+        .filter(pairs, minute__gte=first, minute__lt=last)
+        .order_by("pk")
+    }
+    totals = (
+        UsageRecord.objects.filter(pairs, time__gte=first, time__lt=last)
+        .annotate(slot=TruncMinute("time"))
+        .values("workspace_id", "model_api_name", "slot")
+        .annotate(**_aggregates())
+    )
+    changed = []
+    for row in totals:
+        key = (row["workspace_id"], row["model_api_name"], row["slot"].astimezone(UTC))
+        rollup = rollups.get(key)
+        if rollup is None or key not in affected:
+            continue
+        for field in ROLLUP_FIELDS:
+            setattr(rollup, field, row[field] or 0)
+        rollup.model_api_id = row["latest_model_api_id"]
+        changed.append(rollup)
+    UsageRollup.objects.bulk_update(changed, [*ROLLUP_FIELDS, "model_api"], batch_size=500)
+
+
+ROLLUP_FIELDS = (
+    "requests",
+    "requests_2xx",
+    "requests_4xx",
+    "requests_5xx",
+    "upstream_errors",
+    "latency_sum_ms",
+    "ttfb_sum_ms",
+    "ttfb_count",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    *latency_bucket_fields(),
+)
 
 
 # --- the queue ------------------------------------------------------------------------------
