@@ -3,16 +3,28 @@
 import re
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from workspaces import services
 from workspaces.principals import Principal
 
 
+class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """PBKDF2 with few iterations. Same algorithm name, and the iteration count is part of
+    each hash, so a live server subprocess (with the real settings) still verifies these
+    passwords."""
+
+    iterations = 1000
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Every fixture user gets a password; the production hasher's deliberate slowness
-    (PBKDF2, ~1 s on a busy CI machine) is not what these tests are about."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    (~1 s per user on a busy CI machine) is not what these tests are about."""
+    settings.PASSWORD_HASHERS = [
+        "workspaces.tests.conftest.FastPBKDF2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
 
 
 @pytest.fixture
