@@ -100,8 +100,9 @@ def pending_invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invit
     )
 
 
-def _open_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:
-    """Neither accepted nor revoked (pending or expired), newest first."""
+def open_invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """Neither accepted nor revoked (pending or expired: an expired one can be resent),
+    newest first."""
     return invitations_for_workspace(workspace=workspace).filter(
         accepted_at__isnull=True, revoked_at__isnull=True
     )
@@ -109,7 +110,9 @@ def _open_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:
 
 def open_invitation_get(*, workspace: Workspace, email: str) -> Invitation:
     """The newest open invitation for `email`; 404 when there is none in this workspace."""
-    invitation = _open_invitations(workspace=workspace).filter(email__iexact=email).first()
+    invitation = (
+        open_invitations_for_workspace(workspace=workspace).filter(email__iexact=email).first()
+    )
     if invitation is None:
         raise Http404("No such member or invitation in this workspace.")
     return invitation
@@ -123,7 +126,7 @@ def team_for_workspace(*, workspace: Workspace) -> list[Membership | Invitation]
     )
     seen = {membership.user.email.lower() for membership in members}
     invitations = []
-    for invitation in _open_invitations(workspace=workspace):
+    for invitation in open_invitations_for_workspace(workspace=workspace):
         if invitation.email.lower() not in seen:
             seen.add(invitation.email.lower())
             invitations.append(invitation)
@@ -159,7 +162,9 @@ def service_accounts_for_workspace(*, workspace: Workspace) -> QuerySet[ServiceA
 
 
 def service_account_get(*, workspace: Workspace, client_id: str) -> ServiceAccount:
-    account = service_accounts_for_workspace(workspace=workspace).filter(client_id=client_id).first()
+    account = (
+        service_accounts_for_workspace(workspace=workspace).filter(client_id=client_id).first()
+    )
     if account is None:
         raise Http404("No such service account in this workspace.")
     return account
@@ -205,14 +210,6 @@ def membership_get_by_id(*, workspace: Workspace, membership_id: int) -> Members
 
 def membership_for_user(*, workspace: Workspace, user) -> Membership | None:
     return members_for_workspace(workspace=workspace).filter(user=user).first()
-
-
-def open_invitations_for_workspace(*, workspace: Workspace) -> QuerySet[Invitation]:
-    """Invitations still worth showing on the Team page: pending or expired (an expired
-    one can be resent), newest first."""
-    return invitations_for_workspace(workspace=workspace).filter(
-        accepted_at__isnull=True, revoked_at__isnull=True
-    )
 
 
 def pending_invitations_for_user(*, user) -> QuerySet[Invitation]:
