@@ -719,3 +719,16 @@ def test_anonymous_cannot_create_personal_keys(client):
     response = client.post("/profile/security/", {"name": "x", "expires_in": "never"})
     assert_login_redirect(response, "/profile/security/")
     assert not ApiKey.objects.exists()
+
+
+# --- error pages -------------------------------------------------------------------------------
+
+
+def test_error_pages_use_the_console_layout(member_client):
+    forbidden = member_client.get("/acme/settings/audit-log/")
+    assert forbidden.status_code == 403
+    html = forbidden.content.decode()
+    assert "You can’t do that here" in html and 'class="topbar"' in html
+    missing = member_client.get("/globex/settings/")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.content.decode()
