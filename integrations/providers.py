@@ -164,13 +164,13 @@ OPENAI = Provider(
         ConfigField(
             "organization",
             "Organization ID",
-            help_text="Optional. Sent as the OpenAI-Organization header.",
+            help_text="Sent as the OpenAI-Organization header.",
             placeholder="org-…",
         ),
         ConfigField(
             "project",
             "Project ID",
-            help_text="Optional. Sent as the OpenAI-Project header.",
+            help_text="Sent as the OpenAI-Project header.",
             placeholder="proj_…",
         ),
     ),

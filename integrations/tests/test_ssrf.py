@@ -3,6 +3,7 @@ deployment allows them, judged on every resolved address, at save time and at ca
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -25,6 +26,13 @@ REFUSED = [
     "http://100.64.0.1/v1",  # carrier-grade NAT
     "http://224.0.0.1/v1",  # multicast
 ]
+
+
+def run(coroutine):
+    """Run a coroutine on a fresh loop in its own thread: this thread may already run
+    one (Playwright's sync API keeps a loop in the test thread once a browser started)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +71,7 @@ def test_private_targets_are_refused(url):
 @pytest.mark.parametrize("url", REFUSED[:7])
 def test_async_check_refuses_too(url):
     with pytest.raises(UnsafeUpstreamError):
-        asyncio.run(acheck_base_url(url))
+        run(acheck_base_url(url))
 
 
 def test_public_addresses_pass(fake_dns):
@@ -130,14 +138,14 @@ def test_allowing_one_range_does_not_allow_another(settings):
 
 def test_call_time_check_caches_its_verdict(fake_dns):
     fake_dns["flip.example.com"] = ["93.184.215.14"]
-    asyncio.run(acheck_upstream("https://flip.example.com/v1"))
+    run(acheck_upstream("https://flip.example.com/v1"))
     fake_dns["flip.example.com"] = ["10.0.0.1"]
-    asyncio.run(acheck_upstream("https://flip.example.com/v1"))  # still the cached verdict
+    run(acheck_upstream("https://flip.example.com/v1"))  # still the cached verdict
     ssrf.clear_call_time_cache()
     with pytest.raises(UnsafeUpstreamError):
-        asyncio.run(acheck_upstream("https://flip.example.com/v1"))
+        run(acheck_upstream("https://flip.example.com/v1"))
     with pytest.raises(UnsafeUpstreamError):  # a refusal is cached as well
-        asyncio.run(acheck_upstream("https://flip.example.com/v1"))
+        run(acheck_upstream("https://flip.example.com/v1"))
 
 
 @pytest.mark.django_db
