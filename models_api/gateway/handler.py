@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.urls import set_script_prefix
+from django.urls import set_script_prefix, set_urlconf
 
 from . import errors
 
@@ -67,6 +67,16 @@ class GatewayASGIHandler(ASGIHandler):
             super().load_middleware(is_async=is_async)
         finally:
             base.settings = console_settings
+
+    async def get_response_async(self, request):
+        # Django's, minus its "WARNING django.request" line for every 4xx/5xx answer,
+        # written from a worker thread: each gateway call leaves a usage record instead,
+        # and a burst of 401s or provider 429s must not cost a thread hop and a log line
+        # per call. Unexpected errors are still logged by the view.
+        set_urlconf(settings.ROOT_URLCONF)
+        response = await self._middleware_chain(request)
+        response._resource_closers.append(request.close)
+        return response
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

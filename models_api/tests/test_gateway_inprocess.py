@@ -268,3 +268,12 @@ def test_without_redis_an_unreachable_shared_cache_falls_back_to_the_database(
         assert call(handler, key=key).status_code == 200
     # Nothing cached is trusted while versions cannot be read: the database answered.
     assert len(queries) >= 1
+
+
+def test_refused_calls_are_not_logged_one_line_each(handler, acme_model_api, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        answer = call(handler, key="bl_wrong")
+    assert answer.status_code == 401
+    assert not [record for record in caplog.records if record.name == "django.request"]

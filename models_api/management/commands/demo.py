@@ -204,6 +204,10 @@ class Command(BaseCommand):
             "SITE_URL": site_url,
             "PYTHONUNBUFFERED": "1",
         }
+        # Ctrl+C (even when started from a shell that ignores it in background jobs) and a
+        # plain `kill` both stop the two servers through the `finally` below.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         fake = console = None
         try:
             # This interpreter running project modules with our own arguments.
@@ -265,11 +269,19 @@ class Command(BaseCommand):
         self.stdout.flush()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class _ignoring_interrupts:
     """A second Ctrl+C while the servers stop must not leave them running."""
 
     def __enter__(self):
-        self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.previous = [
+            (number, signal.signal(number, signal.SIG_IGN))
+            for number in (signal.SIGINT, signal.SIGTERM)
+        ]
 
     def __exit__(self, *exc_info):
-        signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous:
+            signal.signal(number, handler)
