@@ -241,6 +241,18 @@ def test_disconnect_mid_stream_cancels_the_provider_call(clients, fake_openai):
     assert record.error_type == "client_disconnected"
 
 
+def test_caller_giving_up_before_the_answer_cancels_the_provider_call(
+    asgi_server, acme_model_api, member_key, openai_clients, fake_openai
+):
+    fake_openai.configure(response_delay=5)
+    client, _ = openai_clients(asgi_server, member_key, timeout=1)
+    with pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
+    wait_until(lambda: fake_openai.requests("/v1/chat/completions")[0]["cancelled"], timeout=10)
+    (record,) = records(1)
+    assert (record.status_code, record.error_type) == (499, "client_disconnected")
+
+
 def test_provider_breaking_off_a_stream_surfaces_as_an_error(clients, fake_openai):
     client, _ = clients
     fake_openai.configure(chunk_count=10, break_after_chunks=3)
