@@ -46,9 +46,11 @@ class ModelAPIListView(ModelAPIScreenMixin, TemplateView):
     template_name = "models_api/list.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            model_apis=selectors.model_apis_with_usage(workspace=self.workspace), **kwargs
-        )
+        model_apis = list(selectors.model_apis_with_usage(workspace=self.workspace))
+        for model_api in model_apis:
+            provider = PROVIDERS.get(model_api.runtime_type)
+            model_api.provider_name = provider.display_name if provider else model_api.runtime_type
+        return super().get_context_data(model_apis=model_apis, **kwargs)
 
 
 class ModelAPICreateView(ModelAPIScreenMixin, FormView):

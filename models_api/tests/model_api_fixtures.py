@@ -14,6 +14,7 @@ __all__ = [
     "openai_connection",
     "other_connection",
     "second_connection",
+    "settled_background_work",
 ]
 
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
@@ -105,3 +106,22 @@ def make_model_api(workspace, actor, openai_connection):
         return model_api_create(name=name, model=model, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def settled_background_work(transactional_db):
+    """For tests with committed data and a real worker: at the end, wait for the checks
+    this test queued (connection validation, deploy check) to finish, so that the
+    worker is not writing while the test database is flushed."""
+    yield
+    from conftest import wait_until
+    from integrations.models import IntegrationConnection
+    from models_api.models import ModelAPI
+
+    wait_until(
+        lambda: (
+            not IntegrationConnection.objects.filter(status="checking").exists()
+            and not ModelAPI.objects.filter(status="DEPLOYING").exists()
+        ),
+        timeout=30,
+    )

@@ -35,7 +35,11 @@ from conftest import wait_until
 
 from .model_api_fixtures import *  # noqa: F403
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled_background_work"),
+]
 
 API_VERSION = "2026-04-28"
 

@@ -11,7 +11,7 @@ from .model_api_fixtures import *  # noqa: F403
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fast_password_hashing"),
+    pytest.mark.usefixtures("fast_password_hashing", "settled_background_work"),
 ]
 
 

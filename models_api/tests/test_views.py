@@ -147,7 +147,7 @@ def test_the_list_shows_name_provider_model_status_last_call_and_calls_today(
         )
     html = member_client.get("/acme/models/").content.decode()
     row = html[html.index("My GPT") : html.index("idle-gpt")]
-    assert "openai" in row and "gpt-4o-mini" in row
+    assert "<td>OpenAI</td>" in row and "gpt-4o-mini" in row
     assert 'class="badge DEPLOYED"' in row
     assert "0\xa0minutes ago" in row or "0 minutes ago" in row
     assert re.search(r'<td class="numeric">2</td>', row)
