@@ -58,9 +58,13 @@ class ModelAPI(models.Model):
 class ModelAPIConnection(models.Model):
     """The model API's connections in order: position 0 serves, the others are fallbacks."""
 
-    model_api = models.ForeignKey(ModelAPI, on_delete=models.CASCADE, related_name="connection_links")
+    model_api = models.ForeignKey(
+        ModelAPI, on_delete=models.CASCADE, related_name="connection_links"
+    )
     connection = models.ForeignKey(
-        "integrations.IntegrationConnection", on_delete=models.PROTECT, related_name="model_api_links"
+        "integrations.IntegrationConnection",
+        on_delete=models.PROTECT,
+        related_name="model_api_links",
     )
     position = models.PositiveSmallIntegerField()
 
@@ -68,8 +72,13 @@ class ModelAPIConnection(models.Model):
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["model_api", "position"], name="unique_link_position"),
-            models.UniqueConstraint(fields=["model_api", "connection"], name="unique_link_connection"),
+            models.UniqueConstraint(
+                fields=["model_api", "connection"], name="unique_link_connection"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.model_api_id} → {self.connection_id} (#{self.position})"
 
 
 class ModelAPIEvent(models.Model):
@@ -81,6 +90,9 @@ class ModelAPIEvent(models.Model):
 
     class Meta:
         ordering = ["time", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.status}: {self.message}"
 
 
 class UsageRecord(models.Model):
