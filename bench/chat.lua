@@ -78,13 +78,14 @@ function request()
   return prepared
 end
 
+-- Proxies may reorder JSON keys; look for the parts, not for one spelling of them.
 local function answer_is_complete(body)
+  local has_usage = body:find('"usage":{', 1, true) ~= nil
+    and body:find('"total_tokens":', 1, true) ~= nil
   if stream then
-    return body:find('"usage":{"prompt_tokens"', 1, true) ~= nil
-      and body:find("data: [DONE]", 1, true) ~= nil
+    return has_usage and body:find("data: [DONE]", 1, true) ~= nil
   end
-  return body:find('"object":"chat.completion"', 1, true) ~= nil
-    and body:find('"usage":{', 1, true) ~= nil
+  return has_usage and body:find('"object":"chat.completion"', 1, true) ~= nil
 end
 
 function response(status, headers, body)

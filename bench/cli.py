@@ -73,6 +73,7 @@ class Bench:
         self.log_dir = VAR / self.run_id
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.started: list[processes.Process] = []
+        self.clock = time.monotonic()
         self.usage_expected = 0
         self.results: dict = {
             "mode": "smoke" if args.smoke else "full",
@@ -90,6 +91,9 @@ class Bench:
             "memory": {},
             "first_chunk": {},
         }
+
+    def say(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.clock:6.1f}s] {message}", flush=True)
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -123,7 +127,10 @@ class Bench:
 
         call_command("migrate", verbosity=0, interactive=False)
         provision.forget_previous_runs()
+        self.say(f"database ready ({backend.label})")
 
+        # Start the three servers together (start-up is most of a smoke run's time), then
+        # create what the gateway serves while it boots.
         python = sys.executable
         fake_port = processes.free_port()
         self.fake_url = f"http://127.0.0.1:{fake_port}"
@@ -135,7 +142,6 @@ class Bench:
             self.env,
             FAKE_CORE,
         )  # fmt: skip
-        self.fake.wait_for_http(f"{self.fake_url}/_fake/health")
         if backend.redis_url:
             # A real worker (and beat, whose schedule drains the usage queue) on core 0.
             self.start(
@@ -147,21 +153,23 @@ class Bench:
                 self.env,
                 FAKE_CORE,
             )  # fmt: skip
-        self.provisioned = provision.provision(
-            run_id=self.run_id, fake_base_url=f"{self.fake_url}/v1"
-        )
         gateway_port = processes.free_port()
         gateway_url = f"http://127.0.0.1:{gateway_port}"
-        gateway_env = {**self.env, "SITE_URL": gateway_url}
         self.gateway = self.start(
             "gateway",
             [python, "-m", "uvicorn", "blaxel_console.asgi:application",
              "--host", "127.0.0.1", "--port", str(gateway_port), "--loop", "uvloop",
              "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-            gateway_env,
+            {**self.env, "SITE_URL": gateway_url},
             PROXY_CORE,
         )  # fmt: skip
+        self.fake.wait_for_http(f"{self.fake_url}/_fake/health")
+        self.provisioned = provision.provision(
+            run_id=self.run_id, fake_base_url=f"{self.fake_url}/v1"
+        )
+        self.say("fake up; workspace, key, connection, model API and policies created")
         self.gateway.wait_for_http(f"{gateway_url}/healthz")
+        self.say("gateway up")
         self.targets = {
             "direct": loadgen.Target(
                 "direct", f"{self.fake_url}/v1/chat/completions", provision.FAKE_KEY
@@ -226,14 +234,13 @@ class Bench:
             },
         }
         self.results["runs"].append(run)
-        print(
-            f"  {target.name:8} {run['scenario']:6} c{connections:<3} "
+        self.say(
+            f"{target.name:8} {run['scenario']:6} c{connections:<3} "
             f"{run['requests_per_second']:9.0f} req/s  p50 {run['p50_ms']:8.2f} ms  "
-            f"p99 {run['p99_ms']:8.2f} ms  errors {run['errors']}",
-            flush=True,
+            f"p99 {run['p99_ms']:8.2f} ms  errors {run['errors']}"
         )
         if run["errors"]:
-            print(f"    errors: {run['error_detail']}", flush=True)
+            self.say(f"  errors: {run['error_detail']}")
         return run
 
     def measure_target(self, target: loadgen.Target) -> None:
@@ -252,10 +259,9 @@ class Bench:
         if target.name == "gateway":
             self.usage_expected += calls
         self.results["first_chunk"][target.name] = entry
-        print(
-            f"  first chunk via {target.name}: p50 {entry['p50_ms']:.3f} ms, "
-            f"p90 {entry['p90_ms']:.3f} ms, max {entry['max_ms']:.3f} ms",
-            flush=True,
+        self.say(
+            f"first chunk via {target.name}: p50 {entry['p50_ms']:.3f} ms, "
+            f"p90 {entry['p90_ms']:.3f} ms, max {entry['max_ms']:.3f} ms"
         )
 
     def litellm(self) -> None:
@@ -341,12 +347,12 @@ class Bench:
             "waited_s": round(time.monotonic() - started, 1),
             "by_status": provision.usage_status_counts(workspace_id),
         }
-        print(f"  usage records: {arrived:,} of {expected:,} arrived", flush=True)
+        self.say(f"usage records: {arrived:,} of {expected:,} arrived")
 
     def run(self) -> dict:
-        print(f"benchmark {self.run_id}: setting up (logs in {self.log_dir})", flush=True)
+        self.say(f"benchmark {self.run_id}: setting up (logs in {self.log_dir})")
         self.setup()
-        print(f"measuring ({self.results['backend']})", flush=True)
+        self.say("measuring")
         self.measure_target(self.targets["direct"])
         self.measure_target(self.targets["gateway"])
         self.results["memory"]["gateway"]["peak_rss_mib"] = (
