@@ -16,7 +16,7 @@ from ..models import ModelAPI
 _datetime = DateTimeField()
 
 
-class MetadataInputSerializer(serializers.Serializer):
+class ModelMetadataInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     displayName = serializers.CharField(
         max_length=100, required=False, allow_blank=True, allow_null=True
@@ -29,17 +29,17 @@ class MetadataInputSerializer(serializers.Serializer):
     )
 
 
-class RuntimeInputSerializer(serializers.Serializer):
+class ModelRuntimeInputSerializer(serializers.Serializer):
     type = serializers.CharField(max_length=40, required=False, allow_blank=True)
     model = serializers.CharField(max_length=200, required=False)
 
 
-class SpecInputSerializer(serializers.Serializer):
+class ModelSpecInputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     integrationConnections = serializers.ListField(
         child=serializers.CharField(max_length=49), required=False, allow_empty=False
     )
-    runtime = RuntimeInputSerializer(required=False)
+    runtime = ModelRuntimeInputSerializer(required=False)
     policies = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, allow_null=True
     )
@@ -57,8 +57,8 @@ class ModelInputSerializer(serializers.Serializer):
     """The body of POST /v0/models (`partial=False`) and PUT /v0/models/{name}
     (`partial=True`: what is missing stays as it is)."""
 
-    metadata = MetadataInputSerializer()
-    spec = SpecInputSerializer()
+    metadata = ModelMetadataInputSerializer()
+    spec = ModelSpecInputSerializer()
 
     def validate(self, attrs):
         if self.partial:

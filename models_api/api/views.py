@@ -1,12 +1,18 @@
 """`GET|POST /v0/models`, `GET|PUT|DELETE /v0/models/{name}` (DESIGN.md §8)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from integrations.selectors import connections_for_workspace
-from workspaces.api.base import WorkspaceAPIView, list_response
+from workspaces.api.base import (
+    LIST_PARAMETERS,
+    WORKSPACE_PARAMETERS,
+    WorkspaceAPIView,
+    list_response,
+)
 
 from .. import selectors, services
 from ..models import ModelAPI
@@ -81,17 +87,26 @@ def _check_policies(requested: list[str] | None, attached: list[str]) -> None:
 
 
 class ModelListCreateApi(WorkspaceAPIView):
+    """`GET /v0/models`: the workspace's model APIs (plain array, or the paginated
+    envelope from `Blaxel-Version: 2026-04-28` on; `q` searches name, display name and
+    model; `status` filters). `POST /v0/models`: create one; the deploy check is queued
+    and the answer (200) is the new model API, usually still `DEPLOYING`."""
+
     required_actions = MODEL_API_ACTIONS
 
     @extend_schema(
         operation_id="listModels",
         parameters=[
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("q", str),
-            OpenApiParameter("status", str),
+            *WORKSPACE_PARAMETERS,
+            *LIST_PARAMETERS,
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                description="Only model APIs with this status (DEPLOYING, DEPLOYED, ...).",
+            ),
         ],
-        responses={200: dict},
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
         model_apis = selectors.model_apis_for_workspace(workspace=self.workspace)
@@ -105,7 +120,12 @@ class ModelListCreateApi(WorkspaceAPIView):
             search_fields=("name", "display_name", "runtime_model"),
         )
 
-    @extend_schema(operation_id="createModel", request=ModelInputSerializer, responses={200: dict})
+    @extend_schema(
+        operation_id="createModel",
+        parameters=WORKSPACE_PARAMETERS,
+        request=ModelInputSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         serializer = ModelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -136,16 +156,29 @@ class ModelListCreateApi(WorkspaceAPIView):
 
 
 class ModelDetailApi(WorkspaceAPIView):
+    """`GET|PUT|DELETE /v0/models/{name}`. PUT changes what it is given (display name,
+    labels, enabled, connections, model) and ignores the read-only fields a GET returns;
+    DELETE answers the deleted model API. Another workspace's model API is a 404."""
+
     required_actions = MODEL_API_ACTIONS
 
     def _model_api(self, name: str) -> ModelAPI:
         return selectors.model_api_get(workspace=self.workspace, name=name)
 
-    @extend_schema(operation_id="getModel", responses={200: dict})
+    @extend_schema(
+        operation_id="getModel",
+        parameters=WORKSPACE_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, name: str):
         return Response(model_api_representation(self._model_api(name)))
 
-    @extend_schema(operation_id="updateModel", request=ModelInputSerializer, responses={200: dict})
+    @extend_schema(
+        operation_id="updateModel",
+        parameters=WORKSPACE_PARAMETERS,
+        request=ModelInputSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def put(self, request, name: str):
         model_api = self._model_api(name)
         serializer = ModelInputSerializer(data=request.data, partial=True)
@@ -179,7 +212,11 @@ class ModelDetailApi(WorkspaceAPIView):
             raise _as_api_validation_error(error) from error
         return Response(model_api_representation(self._model_api(name)))
 
-    @extend_schema(operation_id="deleteModel", responses={200: dict})
+    @extend_schema(
+        operation_id="deleteModel",
+        parameters=WORKSPACE_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def delete(self, request, name: str):
         model_api = self._model_api(name)
         representation = model_api_representation(model_api)
