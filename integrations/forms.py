@@ -90,7 +90,7 @@ class RotateKeyForm(ProviderForm):
         super().__init__(*args, provider=provider, **kwargs)
         item = provider.primary_secret_field
         field = _secret_input(item)
-        field.label, field.required = f"New {item.label.lower()}", True
+        field.label, field.required = f"New {item.label}", True
         field.help_text = "Replaces the stored key of this connection; it is checked right away."
         self.fields[item.name] = field
 

@@ -6,11 +6,13 @@ arguments (tasks get ids, never secrets).
 """
 
 import json
+import logging
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from blaxel_console import cache_versions
 from workspaces.models import Workspace
@@ -21,6 +23,8 @@ from . import selectors
 from .models import IntegrationConnection, mask_secret
 from .providers import PROVIDERS, Provider
 from .ssrf import UnsafeUpstreamError, check_base_url
+
+logger = logging.getLogger(__name__)
 
 # Upstream settings: changing one of these changes what the provider sees, so the
 # connection is checked again.
@@ -113,7 +117,13 @@ def _queue_validation(connection: IntegrationConnection) -> None:
 
     def after_commit():
         cache_versions.bump(cache_versions.ROUTING)
-        validate_connection.delay(connection_id, version)
+        try:
+            validate_connection.delay(connection_id, version)
+        except Exception:  # the broker is down: the periodic recheck will pick it up
+            logger.exception("could not queue the check of connection %s", connection_id)
+            IntegrationConnection.objects.filter(pk=connection_id).update(
+                next_check_at=timezone.now()
+            )
 
     transaction.on_commit(after_commit)
 

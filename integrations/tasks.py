@@ -81,11 +81,12 @@ def validate_connection(connection_id: int, secret_version: int) -> None:
 @shared_task(ignore_result=True)
 def recheck_due_connections() -> int:
     """Periodic: check again every connection whose provider was unreachable and whose
-    backoff has elapsed. Returns how many were queued."""
+    backoff has elapsed (or whose check could not be queued). Returns how many were
+    queued."""
     now = timezone.now()
     due = list(
         IntegrationConnection.objects.filter(
-            status=Status.INVALID, next_check_at__lte=now
+            status__in=(Status.INVALID, Status.CHECKING), next_check_at__lte=now
         ).values_list("pk", "secret_version")
     )
     queued = 0

@@ -156,3 +156,20 @@ def test_unsafe_base_url_at_call_time_is_invalid(make_connection, fake_openai, s
     assert checked.status == "invalid"
     assert "loopback" in checked.status_message
     assert len(fake_openai.requests("/v1/models")) == 1
+
+
+def test_a_check_that_could_not_be_queued_is_picked_up_later(
+    make_connection, fake_openai, monkeypatch, caplog
+):
+    def broker_down(*args):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.validate_connection, "delay", broker_down)
+    connection = make_connection(key=fake_openai.key, base_url=fake_openai.base_url)
+    stuck = IntegrationConnection.objects.get(pk=connection.pk)
+    assert stuck.status == "checking" and stuck.next_check_at is not None
+    assert "could not queue the check" in caplog.text
+
+    monkeypatch.undo()
+    assert tasks.recheck_due_connections() == 1
+    wait_until(lambda: IntegrationConnection.objects.get(pk=connection.pk).status == "valid")
