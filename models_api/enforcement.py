@@ -459,6 +459,38 @@ async def acount_tokens(
         logger.warning("token count lost: Redis unreachable", exc_info=True)
 
 
+_pending_counts: set = set()
+
+
+def count_call_tokens(
+    route, *, input_tokens: int = 0, output_tokens: int = 0, total_tokens: int | None = None
+) -> None:
+    """What the gateway calls as it records a finished call: counts its tokens against the
+    route's token caps without blocking (a task on the running event loop with Redis,
+    a plain in-process add otherwise). Nothing to do when no token cap applies."""
+    limits = tuple(getattr(route, "policy_limits", ()) or ())
+    if not any(limit.kind in TOKEN_KINDS for limit in limits):
+        return
+    arguments = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": total_tokens,
+        "limits": limits,
+    }
+    if not use_redis():
+        count_tokens(route, **arguments)
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        count_tokens(route, **arguments)
+        return
+    task = loop.create_task(acount_tokens(route, **arguments))
+    # Keep a reference until it is done (the loop holds only weak ones).
+    _pending_counts.add(task)
+    task.add_done_callback(_pending_counts.discard)
+
+
 def _tokens(input_tokens, output_tokens, total_tokens) -> dict[str, int]:
     input_tokens, output_tokens = int(input_tokens or 0), int(output_tokens or 0)
     if total_tokens is None:

@@ -18,6 +18,7 @@
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -59,7 +60,7 @@ RECORD_FIELDS = (
     "connection_name",
 )
 # Error types the gateway gives calls that never got an answer from the provider.
-UPSTREAM_ERROR_TYPES = ("upstream_unreachable", "upstream_timeout", "upstream_error")
+UPSTREAM_ERROR_TYPES = ("upstream_unreachable", "upstream_timeout", "upstream_disconnected")
 DRAIN_LOCK_TTL = 60  # seconds; renewed after every batch
 
 # Moves up to ARGV[1] items from the queue (KEYS[1]) to the processing list (KEYS[2]) in one
@@ -161,6 +162,9 @@ def store_usage_records(payloads: Iterable[dict]) -> int:
     kept = []
     for record in records:
         if record.workspace_id not in workspace_ids:
+            logger.warning(
+                "usage record %s dropped: its workspace no longer exists", record.request_id
+            )
             continue
         if record.model_api_id not in model_api_ids:
             record.model_api_id = None
@@ -285,37 +289,64 @@ ROLLUP_FIELDS = (
 # --- the queue ------------------------------------------------------------------------------
 
 
+def trigger_key() -> str:
+    return _key("drain-triggered")
+
+
+# A drain task is requested at most this often by the enqueuing side; Celery beat drains
+# every USAGE_DRAIN_INTERVAL seconds anyway, this only shortens the wait under light load.
+TRIGGER_INTERVAL_MS = 500
+
+
+def _push_commands(pipeline, payloads: list[dict]) -> None:
+    pipeline.rpush(queue_key(), *(json.dumps(payload) for payload in payloads))
+    pipeline.set(trigger_key(), 1, nx=True, px=TRIGGER_INTERVAL_MS)
+
+
 def enqueue_usage(record) -> None:
     """Hand one usage record to the pipeline (sync code). Never raises for Redis trouble:
     the record is then written directly."""
-    payload = record_payload(record)
+    enqueue_usage_batch([record])
+
+
+def enqueue_usage_batch(records) -> None:
+    """Hand usage records to the pipeline (the gateway's background writer): one round
+    trip to Redis (RPUSH, plus a marker that asks a worker to drain soon); a direct write
+    without Redis, or when Redis fails."""
+    payloads = [record_payload(record) for record in records]
+    if not payloads:
+        return
     if not use_redis():
-        store_usage_records([payload])
+        store_usage_records(payloads)
         return
     try:
-        length = sync_redis().rpush(queue_key(), json.dumps(payload))
+        pipeline = sync_redis().pipeline(transaction=False)
+        _push_commands(pipeline, payloads)
+        _, trigger = pipeline.execute()
     except REDIS_ERRORS:
-        logger.warning("usage queue unreachable; writing the record directly", exc_info=True)
-        store_usage_records([payload])
+        logger.warning("usage queue unreachable; writing %d records directly", len(payloads))
+        store_usage_records(payloads)
         return
-    if length % settings.USAGE_DRAIN_BATCH_SIZE == 0:
+    if trigger:
         _trigger_drain()
 
 
 async def aenqueue_usage(record) -> None:
-    """`enqueue_usage` for the async gateway: one awaited RPUSH; database work (embedded
+    """`enqueue_usage` for async code: one awaited round trip; database work (embedded
     mode, or Redis down) runs in a thread."""
-    payload = record_payload(record)
+    payloads = [record_payload(record)]
     if not use_redis():
-        await sync_to_async(store_usage_records)([payload])
+        await sync_to_async(store_usage_records)(payloads)
         return
     try:
-        length = await async_redis().rpush(queue_key(), json.dumps(payload))
+        pipeline = async_redis().pipeline(transaction=False)
+        _push_commands(pipeline, payloads)
+        _, trigger = await pipeline.execute()
     except REDIS_ERRORS:
         logger.warning("usage queue unreachable; writing the record directly", exc_info=True)
-        await sync_to_async(store_usage_records)([payload])
+        await sync_to_async(store_usage_records)(payloads)
         return
-    if length % settings.USAGE_DRAIN_BATCH_SIZE == 0:
+    if trigger:
         await sync_to_async(_trigger_drain, thread_sensitive=False)()
 
 
@@ -371,6 +402,27 @@ def drain_usage_queue(max_batches: int = 50) -> int:
     finally:
         client.eval(RELEASE_SCRIPT, 1, lock_key(), token)
     return written
+
+
+def drain_now(timeout: float = 10.0) -> bool:
+    """Write what is queued now, in this process, and wait for a drain running elsewhere
+    to finish (tests, and `usage.flush()`). True when the queue is empty within
+    `timeout` seconds; always True without Redis (nothing is queued there)."""
+    if not use_redis():
+        return True
+    deadline = time.monotonic() + timeout
+    client = sync_redis()
+    while True:
+        drain_usage_queue()
+        try:
+            idle = not client.exists(lock_key()) and not queue_depth()
+        except REDIS_ERRORS:
+            return False
+        if idle:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 # --- retention ------------------------------------------------------------------------------

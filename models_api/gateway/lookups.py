@@ -16,6 +16,7 @@ from integrations.providers import get_provider
 from workspaces.models import ApiKey, Membership, Workspace
 from workspaces.principals import Principal
 
+from ..enforcement import Limit, limits_for_model_api
 from ..models import ModelAPI, ModelAPIConnection
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Route:
     # Header names (lower-case bytes) a caller may not send because a connection sets
     # them: the provider key, the organization / project that is billed.
     reserved_headers: frozenset[bytes]
+    # The caps of the policies attached to the model API (`models_api.enforcement`).
+    policy_limits: tuple[Limit, ...] = ()
 
 
 def _fresh_connection() -> None:
@@ -161,6 +164,7 @@ def route_for(workspace_id: int, model_api_name: str) -> Route | None:
         models_path=f"v1/{provider.models_path.strip('/')}" if provider else "",
         upstreams=upstreams,
         reserved_headers=reserved_headers,
+        policy_limits=limits_for_model_api(model_api.pk),
     )
 
 

@@ -1,9 +1,9 @@
 """The gateway view: `/run/{workspace}/models/{model_api}/{path}` (DESIGN.md §7).
 
 Order of checks: the caller (401), the workspace (404) and the caller's access to it
-(403), the model API (404), the path (404) and method (405), enabled (403), the body
-(400); then the provider. Anything the provider answers — errors included — passes
-through with its status and body.
+(403), the model API (404), the path (404) and method (405), enabled (403), the usage
+policies (429, `models_api.enforcement`), the body (400); then the provider. Anything
+the provider answers — errors included — passes through with its status and body.
 
 How the model is chosen: the model API's configured model is always the one called. A
 request that names another model (or none) is sent with the configured one, and the
@@ -28,6 +28,7 @@ from integrations.providers import UsageLocation, get_provider
 from workspaces.principals import Principal
 
 from .. import usage
+from ..enforcement import check_policies, count_call_tokens
 from ..models import UsageRecord
 from . import auth, errors, lookups
 from .caches import routing_cache
@@ -85,6 +86,12 @@ class Call:
                 error_type=self.error_type[:64],
                 connection_name=self.connection_name,
             )
+        )
+        count_call_tokens(
+            self.route,
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            total_tokens=tokens.total,
         )
 
 
@@ -180,6 +187,15 @@ def _check_request(request, route: Route, path: str) -> str:
 
 async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse:
     method = _check_request(request, route, path)
+    denial = await check_policies(route, call.principal)
+    if denial is not None:
+        raise errors.GatewayError(
+            429,
+            denial.message,
+            type=denial.openai_error()["error"]["type"],
+            code="rate_limit_exceeded",
+            headers=denial.headers(),
+        )
     provider = get_provider(route.provider_id)
     usage_location = provider.usage if provider else _DEFAULT_USAGE
     content = None

@@ -37,7 +37,7 @@ def calls(workspace, other_workspace, bare_model_api):
                 caller="ada@example.com" if index % 2 else "service account ci-bot",
                 api_key_prefix="bl_ada12345" if index % 2 else "bl_bot98765",
                 path="v1/embeddings" if index % 3 == 0 else "v1/chat/completions",
-                error_type="upstream_error" if status == 500 else "",
+                error_type="upstream_timeout" if status == 500 else "",
             )
         )
     payloads.append(usage(foreign, request_id="req-foreign", when=now))
