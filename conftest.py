@@ -32,6 +32,13 @@ def pytest_configure(config):
     from blaxel_console.celery import app
 
     app.conf.task_default_queue = f"test-{RUN_ID}"
+    # ... and its test database, so that two runs on one machine never share one.
+    database = settings.DATABASES["default"]
+    test_settings = database.setdefault("TEST", {})
+    if database["ENGINE"].endswith("sqlite3"):
+        test_settings["NAME"] = str(ROOT / "var" / f"test-db-{RUN_ID}.sqlite3")
+    else:
+        test_settings["NAME"] = f"test_{database['NAME']}_{RUN_ID}"
 
 
 def celery_is_eager() -> bool:
