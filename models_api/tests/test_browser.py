@@ -161,3 +161,44 @@ def test_the_playground_shows_the_gateways_refusal_of_a_disabled_model_api(
     expect(page.locator(".chat-error")).to_contain_text("disabled")
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     screenshot(page, "models-07-playground-disabled")
+
+
+def test_edit_picks_another_model_from_the_catalog_then_delete_confirms(
+    asgi_server, page, admin_user, make_model_api
+):
+    make_model_api(name="editable", enabled=False)
+    log_in(page, asgi_server, admin_user.email)
+    page.goto(f"{asgi_server}/acme/models/editable/")
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Display name").fill("Editable bot")
+    page.get_by_label("Enabled").check()
+    search = page.get_by_role("combobox", name="Model")
+    search.fill("")
+    search.press_sequentially("4.1-n", delay=80)
+    options = page.get_by_role("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_attribute("data-model-id", "gpt-4.1-nano")
+    search.press("ArrowDown")
+    expect(search).to_have_attribute("aria-activedescendant", "catalog-option-0")
+    search.press("Enter")
+    expect(search).to_have_value("gpt-4.1-nano")
+    screenshot(page, "models-08-edit")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#model-api-status [data-status]")).to_have_attribute(
+        "data-status", "DEPLOYED", timeout=30000
+    )
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Editable bot")
+    model_api = ModelAPI.objects.get(name="editable")
+    assert (model_api.runtime_model, model_api.enabled) == ("gpt-4.1-nano", True)
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_label("Type editable to confirm").fill("wrong")
+    page.get_by_role("button", name="Delete model API").click()
+    expect(page.get_by_text("Type “editable” to confirm.")).to_be_visible()
+    screenshot(page, "models-09-delete-confirm")
+    page.get_by_label("Type editable to confirm").fill("editable")
+    page.get_by_role("button", name="Delete model API").click()
+    expect(page).to_have_url(f"{asgi_server}/acme/models/")
+    expect(page.get_by_text("Model API “editable” deleted.")).to_be_visible()
+    assert not ModelAPI.objects.filter(name="editable").exists()

@@ -41,6 +41,8 @@
     }
 
     function pick(option) {
+      // A search still on its way must not reopen the list over the choice.
+      if (window.htmx) window.htmx.trigger(input, "htmx:abort");
       input.value = option.dataset.modelId;
       setText("summary-model", option.dataset.modelId);
       setText("summary-context", option.dataset.context || "—");
@@ -62,10 +64,11 @@
           if (items.length) setActive(Math.max(active - 1, 0));
           break;
         case "Enter":
-          // Enter picks the highlighted model instead of submitting the form.
-          if (!listbox.hidden && active >= 0 && items[active]) {
+          // While the list is open, Enter picks (the highlighted model, else the best
+          // match) rather than submitting a half-typed model id with the form.
+          if (!listbox.hidden && items.length) {
             event.preventDefault();
-            pick(items[active]);
+            pick(items[active >= 0 ? active : 0]);
           }
           break;
         case "Escape":
@@ -91,10 +94,18 @@
     });
     input.addEventListener("blur", () => show(false));
 
+    // New results keep the highlighted model highlighted when it is still among them.
+    let highlighted = null;
+    document.body.addEventListener("htmx:beforeSwap", (event) => {
+      if (event.detail.target !== listbox) return;
+      const items = options();
+      highlighted = active >= 0 && items[active] ? items[active].dataset.modelId : null;
+    });
     document.body.addEventListener("htmx:afterSwap", (event) => {
       if (event.detail.target !== listbox) return;
-      setActive(-1);
       show(document.activeElement === input);
+      const index = options().findIndex((item) => item.dataset.modelId === highlighted);
+      setActive(listbox.hidden ? -1 : index);
     });
   }
 
