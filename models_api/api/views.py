@@ -1,6 +1,7 @@
 """`GET|POST /v0/models`, `GET|PUT|DELETE /v0/models/{name}` (DESIGN.md §8)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -13,8 +14,9 @@ from workspaces.api.base import (
     WorkspaceAPIView,
     list_response,
 )
+from workspaces.permissions import Action
 
-from .. import selectors, services
+from .. import policies, selectors, services
 from ..models import ModelAPI
 from ..permissions import MODEL_API_ACTIONS
 from .serializers import ModelInputSerializer, model_api_representation
@@ -74,16 +76,25 @@ def _check_runtime_type(runtime_type: str | None, provider_id: str) -> None:
         )
 
 
-def _check_policies(requested: list[str] | None, attached: list[str]) -> None:
-    """`spec.policies` is read-only here for now: sending back what is attached (as a
-    GET returns it) is fine; asking for other policies is refused rather than ignored."""
-    if requested is not None and sorted(requested) != sorted(attached):
+def _policies_to_set(view, requested: list[str] | None, attached: list[str]) -> list[str] | None:
+    """`spec.policies`: None when it leaves the attached policies as they are (absent, or
+    sent back as a GET returns it); else the names to attach, once the caller is allowed
+    to (admins only: a member must not be able to lift a cap)."""
+    if requested is None or sorted(set(requested)) == sorted(attached):
+        return None
+    view.check_action(Action.MANAGE_POLICIES)
+    return list(requested)
+
+
+def _set_policies(model_api: ModelAPI, names: list[str] | None, actor) -> None:
+    if names is None:
+        return
+    try:
+        policies.model_api_set_policies(model_api=model_api, policy_names=names, actor=actor)
+    except DjangoValidationError as error:
         raise exceptions.ValidationError(
-            {
-                "spec.policies": "Policies are attached from the policies side "
-                "(console Policies page or /v0/policies), not through spec.policies."
-            }
-        )
+            {"spec.policies": " ".join(error.message_dict.get("policies", error.messages))}
+        ) from error
 
 
 class ModelListCreateApi(WorkspaceAPIView):
@@ -131,20 +142,23 @@ class ModelListCreateApi(WorkspaceAPIView):
         serializer.is_valid(raise_exception=True)
         metadata, spec = serializer.validated_data["metadata"], serializer.validated_data["spec"]
         runtime = spec.get("runtime") or {}
-        _check_policies(spec.get("policies"), attached=[])
+        policy_names = _policies_to_set(self, spec.get("policies"), attached=[])
         connections = _resolve_connections(self.workspace, spec["integrationConnections"])
         _check_runtime_type(runtime.get("type"), connections[0].integration)
         try:
-            model_api = services.model_api_create(
-                workspace=self.workspace,
-                name=metadata["name"],
-                display_name=metadata.get("displayName") or "",
-                labels=metadata.get("labels") or {},
-                enabled=spec.get("enabled", True),
-                connections=connections,
-                model=runtime["model"],
-                actor=self.principal,
-            )
+            # One transaction: an unknown policy name leaves no model API behind.
+            with transaction.atomic():
+                model_api = services.model_api_create(
+                    workspace=self.workspace,
+                    name=metadata["name"],
+                    display_name=metadata.get("displayName") or "",
+                    labels=metadata.get("labels") or {},
+                    enabled=spec.get("enabled", True),
+                    connections=connections,
+                    model=runtime["model"],
+                    actor=self.principal,
+                )
+                _set_policies(model_api, policy_names, self.principal)
         except DjangoValidationError as error:
             raise _as_api_validation_error(error) from error
         return Response(self._representation(model_api.name))
@@ -190,7 +204,9 @@ class ModelDetailApi(WorkspaceAPIView):
             raise exceptions.ValidationError(
                 {"metadata.name": "The name of a model API cannot be changed."}
             )
-        _check_policies(spec.get("policies"), selectors.model_api_policy_names(model_api=model_api))
+        policy_names = _policies_to_set(
+            self, spec.get("policies"), selectors.model_api_policy_names(model_api=model_api)
+        )
         connections = None
         if spec.get("integrationConnections"):
             connections = _resolve_connections(self.workspace, spec["integrationConnections"])
@@ -198,18 +214,20 @@ class ModelDetailApi(WorkspaceAPIView):
         _check_runtime_type(runtime.get("type"), provider_id)
         # Present but null clears the labels; absent leaves them as they are.
         labels = (metadata.get("labels") or {}) if "labels" in metadata else None
-        try:
-            services.model_api_update(
-                model_api=model_api,
-                actor=self.principal,
-                display_name=metadata.get("displayName"),
-                labels=labels,
-                enabled=spec.get("enabled"),
-                connections=connections,
-                model=runtime.get("model"),
-            )
-        except DjangoValidationError as error:
-            raise _as_api_validation_error(error) from error
+        with transaction.atomic():  # an unknown policy name changes nothing
+            _set_policies(model_api, policy_names, self.principal)
+            try:
+                services.model_api_update(
+                    model_api=model_api,
+                    actor=self.principal,
+                    display_name=metadata.get("displayName"),
+                    labels=labels,
+                    enabled=spec.get("enabled"),
+                    connections=connections,
+                    model=runtime.get("model"),
+                )
+            except DjangoValidationError as error:
+                raise _as_api_validation_error(error) from error
         return Response(model_api_representation(self._model_api(name)))
 
     @extend_schema(

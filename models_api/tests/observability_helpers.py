@@ -3,14 +3,16 @@ metrics, screens). Test modules take the fixtures with
 `from .observability_helpers import *` and the helpers by name (kept out of a conftest.py
 so that other suites of this app are unaffected)."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 
+from integrations.models import IntegrationConnection
 from models_api import enforcement
-from models_api.models import ModelAPI, UsageRecord
+from models_api.models import ModelAPI, ModelAPIConnection, UsageRecord
 
 __all__ = ["_fresh_counters", "bare_model_api", "isolated_usage_queue"]
 
@@ -39,8 +41,8 @@ def bare_model_api():
     """`bare_model_api(workspace, name=...)`: a deployed model API row, without connections
     (enough for usage, metrics and policies)."""
 
-    def make(workspace, name="my-gpt", model="gpt-4o-mini", **fields):
-        return ModelAPI.objects.create(
+    def make(workspace, name="my-gpt", model="gpt-4o-mini", connected=False, **fields):
+        model_api = ModelAPI.objects.create(
             workspace=workspace,
             name=name,
             display_name=fields.pop("display_name", name),
@@ -49,6 +51,21 @@ def bare_model_api():
             status=ModelAPI.Status.DEPLOYED,
             **fields,
         )
+        if connected:  # a connection row only; nothing here calls a provider
+            connection, _ = IntegrationConnection.objects.get_or_create(
+                workspace=workspace,
+                name="openai-main",
+                defaults={
+                    "integration": "openai",
+                    "config": {"baseUrl": "http://127.0.0.1:9/v1"},
+                    "secret": json.dumps({"apiKey": "sk-test-not-used"}),
+                    "status": IntegrationConnection.Status.VALID,
+                },
+            )
+            ModelAPIConnection.objects.create(
+                model_api=model_api, connection=connection, position=0
+            )
+        return model_api
 
     return make
 

@@ -356,3 +356,44 @@ def test_model_api_policies_tab_attach_by_admin_only(
     assert b"daily-cap" in tab.content and b"0 / 100,000 total" in tab.content
     bogus = admin_client.post("/acme/models/my-gpt/policies/", {"policies": ["nope"]})
     assert bogus.status_code == 200 and "policies" in bogus.context["form"].errors
+
+
+# --- spec.policies of /v0/models ------------------------------------------------------------
+
+
+def test_admins_attach_policies_through_spec_policies(
+    admin_api, member_api, daily_cap, bare_model_api, workspace
+):
+    bare_model_api(workspace, connected=True)
+    document = member_api.get("/v0/models/my-gpt").json()
+    assert document["spec"]["policies"] == []
+
+    document["spec"]["policies"] = ["daily-cap"]
+    refused = member_api.put("/v0/models/my-gpt", document, format="json")
+    assert refused.status_code == 403
+    assert member_api.get("/v0/models/my-gpt").json()["spec"]["policies"] == []
+
+    accepted = admin_api.put("/v0/models/my-gpt", document, format="json")
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["spec"]["policies"] == ["daily-cap"]
+    # A member's get-edit-put that sends the policies back unchanged is fine.
+    document = member_api.get("/v0/models/my-gpt").json()
+    document["metadata"]["displayName"] = "Renamed"
+    assert member_api.put("/v0/models/my-gpt", document, format="json").status_code == 200
+    assert admin_api.get("/v0/policies/daily-cap").json()["usage"] == {"models": 1}
+
+
+def test_an_unknown_policy_in_spec_policies_is_a_400_that_changes_nothing(
+    admin_api, daily_cap, bare_model_api, workspace
+):
+    bare_model_api(workspace, display_name="Before", connected=True)
+    document = admin_api.get("/v0/models/my-gpt").json()
+    document["metadata"]["displayName"] = "After"
+    document["spec"]["policies"] = ["daily-cap", "no-such-policy"]
+
+    response = admin_api.put("/v0/models/my-gpt", document, format="json")
+
+    assert response.status_code == 400
+    assert "no-such-policy" in response.json()["fields"]["spec.policies"]
+    after = admin_api.get("/v0/models/my-gpt").json()
+    assert after["spec"]["policies"] == [] and after["metadata"]["displayName"] == "Before"
