@@ -16,6 +16,7 @@ from integrations.ssrf import UnsafeUpstreamError, acheck_upstream
 
 from . import errors
 from .lookups import Route, Upstream
+from .transport import GatewayTransport
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,13 @@ class _NoCookies(http.cookiejar.CookiePolicy):
 def _build_client() -> httpx.AsyncClient:
     connect = settings.GATEWAY_CONNECT_TIMEOUT
     read = settings.GATEWAY_READ_TIMEOUT
+    limits = httpx.Limits(
+        max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30.0
+    )
     return httpx.AsyncClient(
+        # aiohttp underneath: measured by bench/ (see transport.py).
+        transport=GatewayTransport(limits=limits),
         timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
-        limits=httpx.Limits(
-            max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30.0
-        ),
         cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
         follow_redirects=False,
     )
