@@ -299,7 +299,9 @@ def _clear_local_cache():
 # --- browser -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is running, the main thread has
+# a running event loop, so any later test calling asyncio.run() / async_to_sync fails.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is needed at {CHROMIUM} (apt-get install chromium)")
