@@ -16,9 +16,9 @@ from urllib.parse import quote
 # refuse synchronous queries from that thread. Tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from django.conf import settings  # noqa: E402
+import httpx
+import pytest
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -50,9 +50,8 @@ def celery_is_eager() -> bool:
 
 @pytest.fixture
 def make_user(db):
-    from django.contrib.auth import get_user_model
-
     from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
 
     def make(email: str, password: str = PASSWORD):
         user = get_user_model().objects.create_user(

@@ -67,8 +67,21 @@ def serve(extra: list[str]) -> None:
     print(f"\nBlaxel Console: http://{host}:{port}/  (sign up to create the first workspace)\n")
     os.execv(
         str(PYTHON),
-        [str(PYTHON), "-m", "uvicorn", "blaxel_console.asgi:application",
-         "--host", host, "--port", port, "--loop", "uvloop", "--http", "httptools", *extra],
+        [
+            str(PYTHON),
+            "-m",
+            "uvicorn",
+            "blaxel_console.asgi:application",
+            "--host",
+            host,
+            "--port",
+            port,
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            *extra,
+        ],
     )
 
 

@@ -126,5 +126,8 @@ class UsageRecord(models.Model):
         ordering = ["-time"]
         indexes = [models.Index(fields=["model_api", "-time"])]
 
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.model_api_name} {self.status_code}"
 
-from .policy_models import *  # noqa: F401,F403,E402
+
+from .policy_models import *  # noqa: F403,E402

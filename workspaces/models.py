@@ -124,6 +124,9 @@ class Invitation(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.workspace}"
+
     @property
     def status(self) -> str:
         if self.accepted_at:

@@ -150,9 +150,7 @@ def invitation_create(
         raise ValidationError({"role": f"Role must be one of: {', '.join(Role.values)}."})
     if Membership.objects.for_workspace(workspace).filter(user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of this workspace.")
-    if selectors.pending_invitations_for_workspace(workspace=workspace).filter(
-        email__iexact=email
-    ):
+    if selectors.pending_invitations_for_workspace(workspace=workspace).filter(email__iexact=email):
         raise Conflict(f"{email} already has a pending invitation.")
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
@@ -227,7 +225,7 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
         raise ValidationError(
             f"This invitation is for {invitation.email}; you are signed in as {user.email}."
         )
-    membership, created = Membership.objects.get_or_create(
+    membership, _created = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
     )
     invitation.accepted_at = timezone.now()
@@ -279,10 +277,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: Principa
 def membership_remove(*, membership: Membership, actor: Principal) -> Membership:
     """Remove a member (or let a member leave, when `actor` is that member)."""
     _lock_memberships(membership.workspace)
-    if (
-        membership.role == Role.ADMIN
-        and selectors.admin_count(workspace=membership.workspace) <= 1
-    ):
+    if membership.role == Role.ADMIN and selectors.admin_count(workspace=membership.workspace) <= 1:
         raise Conflict("The last admin of a workspace can neither leave nor be removed.")
     leaving = actor.user_id == membership.user_id
     audit_log_record(
