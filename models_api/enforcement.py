@@ -459,36 +459,66 @@ async def acount_tokens(
         logger.warning("token count lost: Redis unreachable", exc_info=True)
 
 
-_pending_counts: set = set()
+def _write_token_counts(batch: list[list[tuple[str, int, int]]]) -> None:
+    """The token-count writer's thread: everything queued since its last write in one
+    pipeline, the amounts of each counter summed."""
+    totals: dict[str, list[int]] = {}
+    for increments in batch:
+        for key, amount, ttl in increments:
+            entry = totals.setdefault(key, [0, 0])
+            entry[0] += amount
+            entry[1] = max(entry[1], ttl)
+    try:
+        pipeline = sync_redis().pipeline(transaction=False)
+        for key, (amount, ttl) in totals.items():
+            pipeline.incrby(key, amount)
+            pipeline.expire(key, ttl)
+        pipeline.execute()
+    except REDIS_ERRORS:
+        logger.warning("token counts lost: Redis unreachable", exc_info=True)
+
+
+_token_count_writer = None
+
+
+def _token_counts():
+    global _token_count_writer
+    if _token_count_writer is None:
+        from .gateway.background import writer
+
+        _token_count_writer = writer("token-counts", _write_token_counts)
+    return _token_count_writer
+
+
+def flush_token_counts(timeout: float = 10.0) -> bool:
+    """Wait until the token counts queued so far reached Redis (tests, shutdown)."""
+    return _token_count_writer is None or _token_count_writer.flush(timeout)
 
 
 def count_call_tokens(
     route, *, input_tokens: int = 0, output_tokens: int = 0, total_tokens: int | None = None
 ) -> None:
     """What the gateway calls as it records a finished call: counts its tokens against the
-    route's token caps without blocking (a task on the running event loop with Redis,
-    a plain in-process add otherwise). Nothing to do when no token cap applies."""
+    route's token caps without blocking. With Redis the increments go to a background
+    thread that sends what has queued up in one pipeline (measured with bench/: an
+    asyncio pipeline per call cost the event loop ~10% of its CPU at 32 connections);
+    without, a plain in-process add. Nothing to do when no token cap applies."""
     limits = tuple(getattr(route, "policy_limits", ()) or ())
     if not any(limit.kind in TOKEN_KINDS for limit in limits):
         return
-    arguments = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "total_tokens": total_tokens,
-        "limits": limits,
-    }
     if not use_redis():
-        count_tokens(route, **arguments)
+        count_tokens(
+            route,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=total_tokens,
+            limits=limits,
+        )
         return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        count_tokens(route, **arguments)
-        return
-    task = loop.create_task(acount_tokens(route, **arguments))
-    # Keep a reference until it is done (the loop holds only weak ones).
-    _pending_counts.add(task)
-    task.add_done_callback(_pending_counts.discard)
+    tokens = _tokens(input_tokens, output_tokens, total_tokens)
+    increments = _token_increments(_route_model_api_id(route), limits, tokens, _now())
+    if increments:
+        _token_counts().put(increments)
 
 
 def _tokens(input_tokens, output_tokens, total_tokens) -> dict[str, int]:
