@@ -2,7 +2,6 @@
 the strictest policy winning, and atomic counting under concurrency (in-process counters in
 the embedded mode, the Lua script on Redis otherwise)."""
 
-import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,7 @@ from models_api.enforcement import REQUESTS, Limit, check_limits, count_tokens, 
 from workspaces.principals import Principal
 
 from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required
+from .observability_helpers import redis_required, run_async
 
 MODEL_API_ID = 987654  # counters are keyed by model API id; no database row is needed
 NOON = datetime(2026, 11, 20, 12, 0, 10, tzinfo=UTC)  # 50 s before the minute ends
@@ -24,7 +23,7 @@ def caller(key_id: int) -> Principal:
 
 
 def check(limits, principal=None, now=NOON):
-    return asyncio.run(check_limits(MODEL_API_ID, limits, principal or caller(1), now=now))
+    return run_async(check_limits(MODEL_API_ID, limits, principal or caller(1), now=now))
 
 
 def rate(cap, per_caller=False, policy="rpm"):

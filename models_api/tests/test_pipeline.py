@@ -15,7 +15,7 @@ from models_api.models import UsageRecord, UsageRollup
 from models_api.policy_models import LATENCY_BUCKETS_MS, latency_bucket_fields
 
 from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required, usage
+from .observability_helpers import redis_required, run_async, usage
 
 pytestmark = pytest.mark.django_db
 
@@ -112,12 +112,11 @@ def test_without_redis_a_record_is_written_in_process(settings, workspace, bare_
 def test_async_enqueue_without_redis_writes_in_process(
     settings, transactional_db, workspace, bare_model_api
 ):
-    import asyncio
 
     settings.REDIS_URL = ""
     api = bare_model_api(workspace)
 
-    asyncio.run(usage_pipeline.aenqueue_usage(usage(api, request_id="req-async")))
+    run_async(usage_pipeline.aenqueue_usage(usage(api, request_id="req-async")))
 
     assert UsageRecord.objects.filter(request_id="req-async", model_api=api).exists()
 

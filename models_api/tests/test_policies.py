@@ -397,3 +397,45 @@ def test_an_unknown_policy_in_spec_policies_is_a_400_that_changes_nothing(
     assert "no-such-policy" in response.json()["fields"]["spec.policies"]
     after = admin_api.get("/v0/models/my-gpt").json()
     assert after["spec"]["policies"] == [] and after["metadata"]["displayName"] == "Before"
+
+
+@pytest.mark.browser
+@pytest.mark.live
+def test_an_admin_creates_and_attaches_a_policy_in_chromium(
+    asgi_server, page, admin_user, bare_model_api, workspace
+):
+    from django.test import Client
+
+    from conftest import screenshot
+
+    bare_model_api(workspace, connected=True)
+    console = Client()
+    console.force_login(admin_user, backend="django.contrib.auth.backends.ModelBackend")
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": console.cookies["sessionid"].value, "url": asgi_server}]
+    )
+
+    page.goto(f"{asgi_server}/acme/settings/policies/")
+    page.get_by_role("link", name="Create policy").first.click()
+    page.get_by_label("Name", exact=True).fill("daily-tokens")
+    page.get_by_label("Token cap").check()
+    page.get_by_label("Token window").select_option("day")
+    page.get_by_role("button", name="Create policy").click()
+    # No cap set: the form says which field needs one.
+    assert page.locator(".has-error").count() >= 1
+    assert "at least one cap" in page.content()
+    screenshot(page, "observability-policy-form-errors")
+
+    page.get_by_label("Total tokens cap").fill("250000")
+    page.get_by_role("button", name="Create policy").click()
+    page.wait_for_url(f"{asgi_server}/acme/settings/policies/")
+    assert "250,000 total tokens / day" in page.content()
+    screenshot(page, "observability-policies-list")
+
+    page.goto(f"{asgi_server}/acme/models/my-gpt/policies/")
+    page.get_by_label("daily-tokens", exact=False).check()
+    page.get_by_role("button", name="Save policies").click()
+    page.wait_for_url(f"{asgi_server}/acme/models/my-gpt/policies/")
+    assert "0 / 250,000 total" in page.content()
+    screenshot(page, "observability-model-api-policies")
+    assert Policy.objects.get(name="daily-tokens").model_api_links.count() == 1
