@@ -2,7 +2,6 @@
 server (uvicorn) and the fake OpenAI server: every forwarded path, streaming, the
 credentials swap, usage records, errors and fallback."""
 
-import asyncio
 import time
 
 import httpx
@@ -13,6 +12,7 @@ from conftest import wait_until
 from models_api.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
+from .gateway_fixtures import run_async
 
 pytestmark = pytest.mark.live
 
@@ -138,7 +138,7 @@ def test_async_client_plain_and_streamed(clients):
             pieces = [chunk.choices[0].delta.content or "" async for chunk in stream]
             return plain, "".join(pieces)
 
-    plain, streamed = asyncio.run(scenario())
+    plain, streamed = run_async(scenario)
     assert plain.choices[0].message.content == streamed
     assert [record.streamed for record in records(2)] == [False, True]
 

@@ -1,13 +1,15 @@
 """The gateway's ASGI handler called in-process (no server): what it costs in database
 queries, and how its caches follow writes made through the services."""
 
-import asyncio
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from blaxel_console import cache_versions
@@ -16,6 +18,7 @@ from models_api.gateway import caches
 from models_api.gateway.handler import GatewayASGIHandler
 
 from .gateway_fixtures import *  # noqa: F403
+from .gateway_fixtures import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,21 +41,55 @@ def fresh_caches(settings):
     caches.reset_all()
 
 
-@pytest.fixture(scope="module")
+class InProcessGateway:
+    """The gateway's ASGI handler, called from one worker thread of the test.
+
+    async_to_sync() in that thread runs the handler on an event loop and keeps the
+    handler's thread-sensitive database work (the cache loaders) on that thread, so
+    `queries_during` counts every query a call makes. (Not the test thread itself: once
+    a Playwright page has been used in the session, an event loop runs there.)"""
+
+    def __init__(self):
+        self.handler = GatewayASGIHandler()
+        self._pool = ThreadPoolExecutor(1)
+        self._thread = self._pool.submit(threading.current_thread).result()
+
+    def in_thread(self, function):
+        if threading.current_thread() is self._thread:
+            return function()
+        return self._pool.submit(function).result()
+
+    def queries_during(self, function):
+        """(what `function()` returned, the queries it made on the worker thread)"""
+
+        def counted():
+            with CaptureQueriesContext(connection) as captured:
+                result = function()
+            return result, captured.captured_queries
+
+        return self.in_thread(counted)
+
+    def close(self):
+        self.in_thread(connections.close_all)
+        self._pool.shutdown()
+
+
+@pytest.fixture
 def handler():
-    return GatewayASGIHandler()
+    gateway = InProcessGateway()
+    yield gateway
+    gateway.close()
 
 
-def call(handler, path="chat/completions", *, key=None, body=CHAT, method="POST", headers=None):
-    """One request through the gateway handler, in this thread's database connection
-    (async_to_sync runs the handler's thread-sensitive database work on this thread)."""
+def call(gateway, path="chat/completions", *, key=None, body=CHAT, method="POST", headers=None):
+    """One request through the gateway handler (see `InProcessGateway`)."""
     headers = dict(headers or {})
     if key:
         headers["Authorization"] = f"Bearer {key}"
     content = json.dumps(body).encode() if isinstance(body, dict) else body
 
     async def send():
-        transport = httpx.ASGITransport(app=handler)
+        transport = httpx.ASGITransport(app=gateway.handler)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return await client.request(
                 method,
@@ -61,27 +98,31 @@ def call(handler, path="chat/completions", *, key=None, body=CHAT, method="POST"
                 content=content if method == "POST" else None,
             )
 
-    return async_to_sync(send)()
+    return gateway.in_thread(async_to_sync(send))
 
 
 def test_steady_state_makes_no_database_query(
-    handler, acme_model_api, member_user, personal_key, django_assert_max_num_queries, settings
+    handler, acme_model_api, member_user, personal_key, settings
 ):
     settings.GATEWAY_LOCAL_CACHE_TTL = 60.0
     key = personal_key(member_user)
-    with CaptureQueriesContext(connection) as cold:
-        first = call(handler, key=key)
+    first, cold = handler.queries_during(lambda: call(handler, key=key))
     assert first.status_code == 200
     # The first call loads key, workspace, role and route: the counter does see the
     # gateway's queries, so the zero below is meaningful.
     assert len(cold) >= 4
-    with django_assert_max_num_queries(0):
-        for _ in range(5):
-            answer = call(handler, key=key)
-            assert answer.status_code == 200
-            assert answer.json()["choices"][0]["message"]["content"].startswith("Hello")
+
+    def steady_calls():
+        plain = [call(handler, key=key) for _ in range(5)]
         streamed = call(handler, key=key, body={**CHAT, "stream": True})
-        assert streamed.status_code == 200 and "[DONE]" in streamed.text
+        return plain, streamed
+
+    (plain, streamed), warm = handler.queries_during(steady_calls)
+    assert warm == []
+    for answer in plain:
+        assert answer.status_code == 200
+        assert answer.json()["choices"][0]["message"]["content"].startswith("Hello")
+    assert streamed.status_code == 200 and "[DONE]" in streamed.text
 
 
 def test_cached_lookups_are_dropped_when_the_shared_version_changes(
@@ -176,7 +217,7 @@ def test_new_member_is_let_in_without_waiting_for_a_version_change(
     assert call(handler, key=key).status_code == 403
     # Joining bumps no version; a "no access" answer is kept only one TTL.
     Membership.objects.create(workspace=workspace, user=outsider, role="member")
-    async_to_sync(asyncio.sleep)(0.3)
+    time.sleep(0.3)
     assert call(handler, key=key).status_code == 200
 
 
@@ -223,7 +264,7 @@ def test_declared_body_over_the_limit_is_refused_unread(handler, settings):
         "query_string": b"",
         "headers": [(b"content-length", b"101"), (b"content-type", b"application/json")],
     }
-    asyncio.run(handler(scope, receive, send))
+    run_async(handler.handler, scope, receive, send)
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["error"]["code"] == "request_too_large"
 
@@ -249,7 +290,7 @@ def test_streamed_body_over_the_limit_is_refused_while_reading(handler, settings
         "query_string": b"",
         "headers": [(b"transfer-encoding", b"chunked")],
     }
-    asyncio.run(handler(scope, receive, send))
+    run_async(handler.handler, scope, receive, send)
     assert sent[0]["status"] == 413
     assert len(read) == 2  # stopped as soon as the limit was passed
 
@@ -264,8 +305,8 @@ def test_without_redis_an_unreachable_shared_cache_falls_back_to_the_database(
         raise ConnectionError("shared cache down")
 
     monkeypatch.setattr(cache_versions, "acurrent", broken)
-    with CaptureQueriesContext(connection) as queries:
-        assert call(handler, key=key).status_code == 200
+    answer, queries = handler.queries_during(lambda: call(handler, key=key))
+    assert answer.status_code == 200
     # Nothing cached is trusted while versions cannot be read: the database answered.
     assert len(queries) >= 1
 

@@ -1,8 +1,6 @@
 """The gateway's pure parts: body preparation, header filtering, usage extraction from
 plain and streamed answers, and the versioned in-process cache."""
 
-import asyncio
-
 import httpx
 import orjson
 import pytest
@@ -12,6 +10,8 @@ from models_api.gateway import errors
 from models_api.gateway.caches import VersionedCache
 from models_api.gateway.streaming import SSEUsageReader, usage_from_body
 from models_api.gateway.upstream import forward_headers, headers_for_client, prepare_body
+
+from .gateway_fixtures import run_async
 
 USAGE = UsageLocation()
 INCLUDE_USAGE = {"include_usage": True}
@@ -251,11 +251,11 @@ def test_cache_serves_copies_until_the_version_changes(settings):
     async def get():
         return await cache.get("key", load)
 
-    assert asyncio.run(get()) == "value"
-    assert asyncio.run(get()) == "value"
+    assert run_async(get) == "value"
+    assert run_async(get) == "value"
     assert len(loads) == 1
     cache_versions.bump("test-namespace")
-    assert asyncio.run(get()) == "value"
+    assert run_async(get) == "value"
     assert len(loads) == 2
 
 
@@ -279,14 +279,14 @@ def test_cache_keeps_not_found_only_briefly(settings, monkeypatch):
     async def get(name):
         return await cache.get(name, loader(name))
 
-    assert asyncio.run(get("missing")) is None
-    assert asyncio.run(get("found")) == "here"
+    assert run_async(get, "missing") is None
+    assert run_async(get, "found") == "here"
     clock[0] += 6  # past the TTL, within MAX_AGE
-    asyncio.run(get("missing"))
-    asyncio.run(get("found"))
+    run_async(get, "missing")
+    run_async(get, "found")
     assert loads == ["missing", "found", "missing"]
     clock[0] += caches.MAX_AGE
-    asyncio.run(get("found"))
+    run_async(get, "found")
     assert loads[-1] == "found"
 
 
@@ -304,7 +304,7 @@ def test_a_load_that_raced_an_invalidation_is_not_kept(settings):
         second = await cache.get("key", lambda: "fresh")
         return first, second
 
-    assert asyncio.run(scenario()) == ("stale", "fresh")
+    assert run_async(scenario) == ("stale", "fresh")
 
 
 def test_cache_is_bounded():
