@@ -58,6 +58,16 @@ def _build_client() -> httpx.AsyncClient:
     )
 
 
+async def _send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """`client.send(request, stream=True)` minus the client's per-call layers (auth,
+    redirects, cookie extraction, event hooks), which a proxy does not use: the request
+    goes straight to the client's transport with the client's timeouts. bench/ measured
+    those layers at ~1 ms of CPU per call (the cookie jar alone builds two urllib
+    adapters per response)."""
+    request.extensions["timeout"] = client.timeout.as_dict()
+    return await client._transport.handle_async_request(request)
+
+
 # One client per event loop (a process serving with uvicorn has one loop; tests may
 # run several): event loop id → (loop, client).
 _clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
@@ -238,14 +248,14 @@ async def open_upstream(
             logger.warning("gateway: connection %s refused: %s", upstream.connection_name, error)
             last_error = errors.bad_gateway(f"The provider cannot be called: {error}")
             continue
-        request = client.build_request(
+        request = httpx.Request(
             method,
             upstream_url(upstream, path, query),
             headers=[*headers, *upstream.headers],
             content=content,
         )
         try:
-            response = await client.send(request, stream=True)
+            response = await _send(client, request)
         except httpx.TimeoutException:
             last_error = errors.gateway_timeout("The provider did not answer in time.")
             continue
