@@ -274,8 +274,9 @@ def test_a_runtime_type_other_than_the_connections_provider_is_400(admin_api, op
     assert_error(post(admin_api, data), 400, "spec.runtime.type")
 
 
-def test_policies_cannot_be_attached_through_spec(admin_api, openai_connection):
-    assert_error(post(admin_api, body(policies=["cap"])), 400, "spec.policies")
+def test_unknown_policies_in_spec_are_400_and_nothing_is_created(admin_api, openai_connection):
+    assert_error(post(admin_api, body(policies=["no-such-policy"])), 400, "spec.policies")
+    assert not ModelAPI.objects.exists()
     assert post(admin_api, body(policies=[])).status_code == 200
 
 
