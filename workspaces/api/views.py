@@ -18,8 +18,13 @@ from rest_framework.response import Response
 from workspaces import selectors, services
 from workspaces.permissions import Action
 
-from .base import LIST_PARAMETERS, WORKSPACE_PARAMETERS, PrincipalAPIView, WorkspaceAPIView
-from .base import list_response as render_list
+from .base import (
+    LIST_PARAMETERS,
+    WORKSPACE_PARAMETERS,
+    PrincipalAPIView,
+    WorkspaceAPIView,
+    list_response,
+)
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -200,7 +205,7 @@ class UserListApi(WorkspaceAPIView):
         team = WorkspaceUserSerializer(
             selectors.team_for_workspace(workspace=self.workspace), many=True
         ).data
-        return render_list(request, team, lambda user: user, search_fields=("email",))
+        return list_response(request, team, lambda user: user, search_fields=("email",))
 
     @extend_schema(
         operation_id="inviteWorkspaceUser",
@@ -297,7 +302,7 @@ class ServiceAccountListApi(WorkspaceAPIView):
     )
     def get(self, request):
         accounts = selectors.service_accounts_for_workspace(workspace=self.workspace)
-        return render_list(
+        return list_response(
             request, accounts, lambda account: ServiceAccountSerializer(account).data
         )
 
