@@ -446,3 +446,10 @@ def fake_openai(fake_openai_server):
     fake_openai_server.ensure_running()
     fake_openai_server.reset()
     return fake_openai_server
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last (stable order otherwise): while Chromium is open,
+    Playwright's sync API keeps an event loop running in the test thread, and an
+    `asyncio.run()` in a test after it would fail."""
+    items.sort(key=lambda item: bool({"page", "browser"} & set(getattr(item, "fixturenames", ()))))
