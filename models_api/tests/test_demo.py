@@ -79,6 +79,8 @@ def _curl_command(printed: list[str]) -> str:
 
 @pytest.mark.live
 def test_demo_command_serves_and_its_curl_call_works(transactional_db):
+    from models_api import usage
+
     port, fake_port = free_port(), free_port()
     # Loopback is NOT allowed by the environment: the demo must allow it by itself.
     env = subprocess_env(UPSTREAM_ALLOWED_HOSTS="")
@@ -116,3 +118,5 @@ def test_demo_command_serves_and_its_curl_call_works(transactional_db):
     for stopped in (port, fake_port):
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{stopped}/", timeout=2)
+    # The curl call's usage record is written before the test database is emptied.
+    assert usage.flush(timeout=30)

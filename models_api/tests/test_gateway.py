@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from conftest import wait_until
+from models_api import usage
 from models_api.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
@@ -29,6 +30,16 @@ def records(count: int, **filters) -> list[UsageRecord]:
             else None
         )
     )
+
+
+@pytest.fixture(autouse=True)
+def usage_written_before_teardown(transactional_db):
+    """With Redis, a Celery worker writes the server's usage records a moment after the
+    call; a write racing the emptying of the database after the test deadlocks it. This
+    fixture is torn down after the server stops and before the database is emptied: it
+    writes whatever is still queued and waits for a running drain to end."""
+    yield
+    usage.flush(timeout=30)
 
 
 @pytest.fixture
