@@ -293,9 +293,13 @@ def trigger_key() -> str:
     return _key("drain-triggered")
 
 
-# A drain task is requested at most this often by the enqueuing side; Celery beat drains
-# every USAGE_DRAIN_INTERVAL seconds anyway, this only shortens the wait under light load.
+# The enqueuing side asks for a drain when it finds no marker; a drain deletes the marker
+# as it starts, so a record pushed after that start asks for the next drain and none waits
+# for Celery beat. The marker's expiry only matters when a requested drain got lost.
 TRIGGER_INTERVAL_MS = 500
+# A requested drain that finds another drain running tries again this much later (the
+# running one may already have read the queue for the last time).
+BUSY_RETRY_SECONDS = 0.25
 
 
 def _push_commands(pipeline, payloads: list[dict]) -> None:
@@ -350,10 +354,10 @@ async def aenqueue_usage(record) -> None:
         await sync_to_async(_trigger_drain, thread_sensitive=False)()
 
 
-def _trigger_drain() -> None:
-    """The queue grew by a batch: ask a worker to drain now rather than at the next beat."""
+def _trigger_drain(countdown: float | None = None) -> None:
+    """The queue grew: ask a worker to drain now rather than at the next beat."""
     try:
-        drain_usage_queue.delay()
+        drain_usage_queue.apply_async(kwargs={"requested": True}, countdown=countdown)
     except Exception:  # the broker may be down too; the beat schedule drains later
         logger.warning("could not trigger a usage drain", exc_info=True)
 
@@ -370,17 +374,22 @@ def queue_depth() -> int | None:
 
 
 @shared_task(name="models_api.drain_usage_queue", ignore_result=True)
-def drain_usage_queue(max_batches: int = 50) -> int:
+def drain_usage_queue(max_batches: int = 50, requested: bool = False) -> int:
     """Write queued usage records in batches; returns how many were written. One drain
-    runs at a time (a Redis lock); the others return at once."""
+    runs at a time (a Redis lock); a scheduled one that finds the lock taken returns at
+    once, a requested one (`requested`: records were pushed) tries again shortly."""
     if not use_redis():
         return 0
     client = sync_redis()
     token = uuid.uuid4().hex
     if not client.set(lock_key(), token, nx=True, ex=DRAIN_LOCK_TTL):
+        if requested:
+            _trigger_drain(countdown=BUSY_RETRY_SECONDS)
         return 0
-    written = 0
+    written, more = 0, False
     try:
+        # Records pushed from now on find no marker and request a drain of their own.
+        client.delete(trigger_key())
         for _ in range(max_batches):
             # First a batch a previous drain moved but did not finish, then new ones.
             items = client.lrange(processing_key(), 0, -1) or client.eval(
@@ -399,8 +408,12 @@ def drain_usage_queue(max_batches: int = 50) -> int:
             client.delete(processing_key())
             written += len(payloads)
             client.eval(RENEW_SCRIPT, 1, lock_key(), token, DRAIN_LOCK_TTL)
+        else:
+            more = True  # the batch budget ran out with records left
     finally:
         client.eval(RELEASE_SCRIPT, 1, lock_key(), token)
+    if more and requested:
+        _trigger_drain()
     return written
 
 

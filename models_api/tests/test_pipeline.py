@@ -215,6 +215,32 @@ def test_only_one_drain_runs_at_a_time(isolated_usage_queue, workspace, bare_mod
     assert usage_pipeline.drain_usage_queue() == 1
 
 
+@redis_required()
+@pytest.mark.django_db(transaction=True)
+def test_a_record_pushed_just_after_a_drain_started_gets_a_drain_of_its_own(
+    celery_worker, workspace, bare_model_api
+):
+    """No Celery beat runs here: only the drains that pushes request write records. A
+    record pushed a moment after a drain started (while the previous push's marker is
+    still fresh) must not wait for the next beat."""
+    api = bare_model_api(workspace)
+
+    def pushed_and_written(record):
+        usage_pipeline.enqueue_usage(record)
+        wait_until(
+            lambda: UsageRecord.objects.filter(request_id=record["request_id"]).exists(),
+            timeout=30,
+        )
+
+    try:
+        pushed_and_written(usage(api))  # the worker is up (its first task may wait for it)
+        pushed_and_written(usage(api))  # a drain ran for this one ...
+        pushed_and_written(usage(api))  # ... and this one arrives right after it
+    finally:
+        usage_pipeline.drain_now(timeout=30)  # nothing left writing when the test ends
+    assert UsageRecord.objects.filter(model_api=api).count() == 3
+
+
 def _start_worker(queue_key: str, celery_queue: str, name: str):
     """A Celery worker with its beat (the production drain schedule, every second) on a
     queue of this test only."""
