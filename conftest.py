@@ -272,6 +272,28 @@ def celery_worker(django_db_setup, django_db_blocker):
         log.close()
 
 
+def run_async(awaitable, *args, **kwargs):
+    """Run a coroutine (or `async_function(*args, **kwargs)`) to completion on a fresh
+    event loop in another thread, and close the gateway's HTTP client of that loop.
+
+    Not `asyncio.run()` in the test thread: once a test of the session has used a
+    Playwright page, an event loop stays running in that thread, and asyncio.run() and
+    async_to_sync() refuse to start there."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models_api.gateway import upstream
+
+    async def main():
+        try:
+            return await (awaitable(*args, **kwargs) if callable(awaitable) else awaitable)
+        finally:
+            await upstream.close_client()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, main()).result()
+
+
 def wait_until(condition, timeout: float = 15.0, interval: float = 0.1):
     """Poll `condition()` until truthy (work done by a worker or another process)."""
     deadline = time.monotonic() + timeout
@@ -282,6 +304,23 @@ def wait_until(condition, timeout: float = 15.0, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_connection_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """Threads of this process (the gateway's cache loader, the usage writer) keep their
+    own database connections; on PostgreSQL they would stop the test database from being
+    dropped at the end of the session."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -236,26 +236,6 @@ class ModelAPICheckAgainView(ModelAPIPageMixin, TemplateView):
         )
 
 
-class ModelAPILogsView(ModelAPIPageMixin, TemplateView):
-    template_name = "models_api/logs.html"
-    tab = "logs"
-
-
-class ModelAPIMetricsView(ModelAPIPageMixin, TemplateView):
-    template_name = "models_api/metrics.html"
-    tab = "metrics"
-
-
-class ModelAPIPoliciesView(ModelAPIPageMixin, TemplateView):
-    template_name = "models_api/policies.html"
-    tab = "policies"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            policy_names=selectors.model_api_policy_names(model_api=self.model_api), **kwargs
-        )
-
-
 class ModelAPIPlaygroundView(ModelAPIPageMixin, TemplateView):
     """A chat box calling the real gateway from the browser, authenticated by the session
     cookie and the CSRF token; no key is ever put in the page."""

@@ -15,10 +15,17 @@ or, for a rate limit, `"spec": {"type": "rateLimit", "resourceTypes": ["model"],
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from workspaces.api.base import WorkspaceAPIView, list_response
+from workspaces.api.base import (
+    LIST_PARAMETERS,
+    WORKSPACE_PARAMETERS,
+    WorkspaceAPIView,
+    list_response,
+)
 from workspaces.permissions import Action
 
 from .. import metrics, policies
@@ -201,6 +208,12 @@ POLICY_ACTIONS = {
 class PolicyListCreateApi(WorkspaceAPIView):
     required_actions = POLICY_ACTIONS
 
+    @extend_schema(
+        operation_id="listPolicies",
+        tags=["policies"],
+        parameters=[*WORKSPACE_PARAMETERS, *LIST_PARAMETERS],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         return list_response(
             request,
@@ -209,6 +222,13 @@ class PolicyListCreateApi(WorkspaceAPIView):
             search_fields=("name", "display_name"),
         )
 
+    @extend_schema(
+        operation_id="createPolicy",
+        tags=["policies"],
+        parameters=WORKSPACE_PARAMETERS,
+        request=PolicyInput,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         serializer = PolicyInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -230,9 +250,22 @@ class PolicyDetailApi(WorkspaceAPIView):
     def get_policy(self, name: str) -> Policy:
         return policies.policy_get(workspace=self.workspace, name=name)
 
+    @extend_schema(
+        operation_id="getPolicy",
+        tags=["policies"],
+        parameters=WORKSPACE_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, name):
         return Response(policy_representation(self.get_policy(name)))
 
+    @extend_schema(
+        operation_id="updatePolicy",
+        tags=["policies"],
+        parameters=WORKSPACE_PARAMETERS,
+        request=PolicyInput,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def put(self, request, name):
         policy = self.get_policy(name)
         serializer = PolicyInput(data=request.data)
@@ -247,11 +280,26 @@ class PolicyDetailApi(WorkspaceAPIView):
         )
         return Response(policy_representation(policy))
 
+    @extend_schema(
+        operation_id="deletePolicy",
+        tags=["policies"],
+        parameters=WORKSPACE_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def delete(self, request, name):
         policy = self.get_policy(name)
         representation = policy_representation(policy)
         policies.policy_delete(policy=policy, actor=self.principal)
         return Response(representation)
+
+
+RANGE_PARAMETER = OpenApiParameter(
+    "range",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    enum=["1h", "24h", "7d", "30d"],
+    description="The time range (default 24h).",
+)
 
 
 def _range_key(request) -> str:
@@ -266,6 +314,12 @@ class ModelAPIMetricsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
+    @extend_schema(
+        operation_id="getModelMetrics",
+        tags=["observability"],
+        parameters=[*WORKSPACE_PARAMETERS, RANGE_PARAMETER],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         result = metrics.usage_metrics(
@@ -283,6 +337,28 @@ class ModelAPILogsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
+    @extend_schema(
+        operation_id="listModelLogs",
+        tags=["observability"],
+        parameters=[
+            *WORKSPACE_PARAMETERS,
+            *(
+                OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=text)
+                for name, text in (
+                    ("status", "Status class: 2xx, 4xx or 5xx."),
+                    ("caller", "Calls of this caller (user email or service account)."),
+                    ("path", "Calls of this path (v1/chat/completions, ...)."),
+                    ("since", "From this time (ISO 8601)."),
+                    ("until", "Up to this time (ISO 8601)."),
+                    ("cursor", "The `meta.nextCursor` of the previous page."),
+                )
+            ),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1 to 200."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         form = LogFilterForm(request.query_params)
@@ -324,6 +400,12 @@ class WorkspaceUsageApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_USAGE}
 
+    @extend_schema(
+        operation_id="getWorkspaceUsage",
+        tags=["observability"],
+        parameters=[*WORKSPACE_PARAMETERS, RANGE_PARAMETER],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         result = metrics.usage_metrics(workspace=self.workspace, range_key=_range_key(request))
         return Response({"workspace": self.workspace.name, **_metrics_representation(result)})

@@ -102,6 +102,7 @@ class GatewayView(APIView):
     permission classes, parsers, content negotiation and adrf's thread hop to run them
     would only add latency to every call."""
 
+    schema = None  # the gateway speaks OpenAI's API, not the /v0 one: not in the schema
     authentication_classes = ()
     permission_classes = ()
     parser_classes = ()

@@ -4,9 +4,7 @@ and OpenAI SDK clients aimed at a live gateway.
 
 Test modules import them with `from .gateway_fixtures import *`."""
 
-import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,18 +13,7 @@ __all__ = [
     "gateway_url",
     "make_gateway_model_api",
     "openai_clients",
-    "run_async",
 ]
-
-
-def run_async(async_function, *args, **kwargs):
-    """Run `async_function(*args, **kwargs)` on a fresh event loop in another thread.
-
-    Not `asyncio.run()` in the test thread: once a test of the session has used a
-    Playwright page, an event loop stays running in that thread, and asyncio.run() and
-    async_to_sync() refuse to start there."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(async_function(*args, **kwargs))).result()
 
 
 @pytest.fixture

@@ -107,14 +107,3 @@ def redis_required():
         not settings.REDIS_URL,
         reason="needs Redis: the durable queue / shared counters are the point",
     )
-
-
-def run_async(coroutine):
-    """Run a coroutine to completion from a test, in a thread of its own: a browser test
-    earlier in the session leaves Playwright's event loop running in the main thread,
-    where `asyncio.run()` is refused."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, coroutine).result()

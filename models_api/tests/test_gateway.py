@@ -8,12 +8,11 @@ import httpx
 import openai
 import pytest
 
-from conftest import wait_until
+from conftest import run_async, wait_until
 from models_api import usage
 from models_api.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
-from .gateway_fixtures import run_async
 
 pytestmark = pytest.mark.live
 

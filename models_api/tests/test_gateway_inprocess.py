@@ -13,12 +13,12 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from blaxel_console import cache_versions
+from conftest import run_async
 from models_api import usage
-from models_api.gateway import caches
+from models_api.gateway import caches, upstream
 from models_api.gateway.handler import GatewayASGIHandler
 
 from .gateway_fixtures import *  # noqa: F403
-from .gateway_fixtures import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,13 +90,18 @@ def call(gateway, path="chat/completions", *, key=None, body=CHAT, method="POST"
 
     async def send():
         transport = httpx.ASGITransport(app=gateway.handler)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            return await client.request(
-                method,
-                f"/run/acme/models/my-gpt/v1/{path}",
-                headers=headers,
-                content=content if method == "POST" else None,
-            )
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver"
+            ) as client:
+                return await client.request(
+                    method,
+                    f"/run/acme/models/my-gpt/v1/{path}",
+                    headers=headers,
+                    content=content if method == "POST" else None,
+                )
+        finally:
+            await upstream.close_client()  # the gateway's client of this event loop
 
     return gateway.in_thread(async_to_sync(send))
 

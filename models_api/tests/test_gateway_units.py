@@ -5,13 +5,12 @@ import httpx
 import orjson
 import pytest
 
+from conftest import run_async
 from integrations.providers import UsageLocation
 from models_api.gateway import errors
 from models_api.gateway.caches import VersionedCache
 from models_api.gateway.streaming import SSEUsageReader, usage_from_body
 from models_api.gateway.upstream import forward_headers, headers_for_client, prepare_body
-
-from .gateway_fixtures import run_async
 
 USAGE = UsageLocation()
 INCLUDE_USAGE = {"include_usage": True}

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import ROOT, subprocess_env, wait_until
+from conftest import ROOT, run_async, subprocess_env, wait_until
 from models_api import enforcement, usage_pipeline
 from models_api.models import UsageRecord, UsageRollup
 from models_api.policy_models import LATENCY_BUCKETS_MS, latency_bucket_fields
 
 from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required, run_async, usage
+from .observability_helpers import redis_required, usage
 
 pytestmark = pytest.mark.django_db
 

@@ -15,14 +15,14 @@ import httpx
 import openai
 import pytest
 
-from conftest import ROOT, run_asgi_server, subprocess_env, wait_until
+from conftest import ROOT, run_asgi_server, run_async, subprocess_env, wait_until
 from models_api import enforcement, policies, usage_pipeline
 from models_api.models import UsageRecord
 from workspaces.principals import Principal
 
 from .gateway_fixtures import *  # noqa: F403
 from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required, run_async
+from .observability_helpers import redis_required
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
