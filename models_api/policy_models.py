@@ -158,8 +158,8 @@ def latency_bucket_fields() -> list[str]:
 
 
 class UsageRollup(models.Model):
-    """Usage of one model API in one minute, recomputed from the raw records of that
-    minute whenever records arrive; kept far longer than the raw records so charts over
+    """Usage of one model API in one minute, incremented as its records are stored
+    (`usage_pipeline`); kept far longer than the raw records so charts over
     long ranges stay fast. Latency buckets are not cumulative (bucket i counts calls with
     `LATENCY_BUCKETS_MS[i-1] < latency <= LATENCY_BUCKETS_MS[i]`)."""
 

@@ -2,37 +2,52 @@
 
 One entry point, `record_usage(record)`, called by the gateway once per call after the
 answer has been sent. It never blocks, never raises and never touches the database on
-the caller's thread: records are queued and written in batches by a background thread
-(`gateway.background`), which hands them to the usage pipeline
-(`models_api.usage_pipeline`: a durable Redis queue drained by Celery, or a direct write
-in the embedded mode).
+the caller's thread:
+
+* with Redis, the record joins the event loop's buffer (`gateway.recorder`), which goes
+  to the durable usage queue in one pipeline every few milliseconds; a Celery task
+  writes the queue to the database (`models_api.usage_pipeline`);
+* without Redis (embedded default), or when Redis fails, a background thread
+  (`gateway.background`) writes the records to the database in batches.
 """
 
 import logging
 
+from .enforcement import use_redis
 from .gateway.background import writer
-from .models import UsageRecord
-from .usage_pipeline import drain_now, enqueue_usage_batch
+from .gateway.recorder import Recorder
+from .usage_pipeline import drain_now, enqueue_usage_batch, record_payload
 
 logger = logging.getLogger(__name__)
 
 
-def _write(records: list[UsageRecord]) -> None:
-    # The usage pipeline: one RPUSH onto the durable Redis queue (a Celery task writes
-    # the batch and its rollups), or — embedded mode, or Redis unreachable — a direct,
-    # idempotent write with the rollups. Either way, off the caller's thread.
+def _write(records: list) -> None:
+    # Embedded mode, or Redis unreachable: an idempotent write with the rollups (or, if
+    # Redis is back meanwhile, one RPUSH onto the queue). Off the caller's thread.
     enqueue_usage_batch(records)
 
 
 _writer = writer("usage", _write)
 
 
-def record_usage(record: UsageRecord) -> None:
-    """Queue one usage record (an unsaved `UsageRecord`) for writing."""
-    _writer.put(record)
+def _write_in_background(payloads: list[dict]) -> None:
+    for payload in payloads:
+        _writer.put(payload)
+
+
+recorder = Recorder(fallback=_write_in_background)
+
+
+def record_usage(record) -> None:
+    """Queue one usage record (an unsaved `UsageRecord`, or a JSON-ready dict of its
+    fields as `usage_pipeline.record_payload` makes) for writing."""
+    if use_redis():
+        recorder.add(record if isinstance(record, dict) else record_payload(record))
+    else:
+        _writer.put(record)
 
 
 def flush(timeout: float = 10.0) -> bool:
     """Wait until the records queued so far are written (tests, shutdown). With Redis,
-    what the background thread queued there is drained in this process too."""
-    return _writer.flush(timeout) and drain_now(timeout)
+    what reached the queue is drained in this process too."""
+    return recorder.flush(timeout) and _writer.flush(timeout) and drain_now(timeout)

@@ -5,13 +5,13 @@
   `USAGE_DRAIN_INTERVAL` seconds (and triggered early when the queue grows), moves a batch
   to a processing list in one atomic step, writes it, and only then drops the processing
   list. A drain that dies mid-batch leaves the batch in the processing list and the next
-  drain writes it again; the insert is idempotent on `request_id` and the rollups are
-  recomputed from the rows, so nothing is lost and nothing is counted twice.
+  drain writes it again; the insert skips records already stored and only new ones are
+  added to the rollups, so nothing is lost and nothing is counted twice.
 * Redis unreachable, or no Redis (embedded default): the record is written directly, in
   the process, after the response.
-* Rollups: per model API and minute, recomputed from that minute's records in the same
-  transaction as the insert, under a row lock, so concurrent writers cannot overwrite each
-  other with stale sums.
+* Rollups: per model API and minute, incremented by the records a batch adds, in the
+  same transaction as the insert (records already stored are skipped, so a batch written
+  twice counts once); atomic `n = n + …` updates, so concurrent writers add up.
 * Retention: `purge_old_usage` (hourly) deletes records older than
   `USAGE_RETENTION_DAYS` and rollups older than `USAGE_ROLLUP_RETENTION_DAYS`.
 """
@@ -20,21 +20,20 @@ import json
 import logging
 import time
 import uuid
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from asgiref.sync import sync_to_async
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, transaction
-from django.db.models import Count, Max, Q, Sum
-from django.db.models.functions import TruncMinute
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from workspaces.models import Workspace
 
-from .enforcement import REDIS_ERRORS, async_redis, sync_redis, use_redis
+from .enforcement import REDIS_ERRORS, sync_redis, use_redis
 from .models import ModelAPI, UsageRecord
 from .policy_models import LATENCY_BUCKETS_MS, UsageRollup, latency_bucket_fields
 
@@ -188,86 +187,99 @@ def store_usage_records(payloads: Iterable[dict]) -> int:
 
 @transaction.atomic
 def _write(records: list[UsageRecord]) -> None:
-    UsageRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
+    # Records already stored (a batch written again after a drain died before it could
+    # drop it) are skipped, so the rollups count each record once. (SQLite: the
+    # transaction is IMMEDIATE, so this read holds the write lock already.)
+    stored = set(
+        UsageRecord.objects.filter(
+            request_id__in=[record.request_id for record in records]
+        ).values_list("request_id", flat=True)
+    )
+    new = []
+    for record in records:
+        if record.request_id not in stored:
+            stored.add(record.request_id)
+            new.append(record)
+    _insert(new)
     oldest_kept = timezone.now() - timedelta(days=settings.USAGE_RETENTION_DAYS)
-    affected = {
-        (record.workspace_id, record.model_api_name, _minute(record.time))
-        for record in records
-        if record.time >= oldest_kept
-    }
-    if affected:
-        _recompute_rollups(affected)
+    _add_to_rollups([record for record in new if record.time >= oldest_kept])
 
 
-def _bucket_filters() -> dict:
-    filters, lower = {}, None
-    for field, upper in zip(latency_bucket_fields(), LATENCY_BUCKETS_MS, strict=True):
-        condition = Q() if lower is None else Q(latency_ms__gt=lower)
-        if upper != float("inf"):
-            condition &= Q(latency_ms__lte=upper)
-        filters[field] = Count("id", filter=condition)
-        lower = upper
-    return filters
+def _insert(records: list[UsageRecord]) -> None:
+    """Insert new records (none of them stored yet: `_write` checked): PostgreSQL's COPY
+    (measured with bench/: the drain's CPU per record went from 0.17 ms with Django's
+    bulk INSERT, which quotes every value on the client, to 0.11 ms), else a bulk
+    INSERT. A record the database refuses fails the whole insert (never silently
+    skipped: the rollups count it)."""
+    if not records:
+        return
+    if connection.vendor != "postgresql":
+        UsageRecord.objects.bulk_create(records, batch_size=500)
+        return
+    fields = [field for field in UsageRecord._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(UsageRecord._meta.db_table)
+    statement = f"COPY {table} ({columns}) FROM STDIN"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,  # psycopg's errors as Django's, as execute() does
+        cursor.cursor.copy(statement) as copy,
+    ):
+        for record in records:
+            copy.write_row([getattr(record, field.attname) for field in fields])
 
 
-def _aggregates() -> dict:
-    return {
-        "requests": Count("id"),
-        "requests_2xx": Count("id", filter=Q(status_code__gte=200, status_code__lt=300)),
-        "requests_4xx": Count("id", filter=Q(status_code__gte=400, status_code__lt=500)),
-        "requests_5xx": Count("id", filter=Q(status_code__gte=500)),
-        "upstream_errors": Count("id", filter=Q(error_type__in=UPSTREAM_ERROR_TYPES)),
-        "latency_sum_ms": Sum("latency_ms"),
-        "ttfb_sum_ms": Sum("ttfb_ms"),
-        "ttfb_count": Count("ttfb_ms"),
-        "input_tokens": Sum("input_tokens"),
-        "output_tokens": Sum("output_tokens"),
-        "total_tokens": Sum("total_tokens"),
-        "latest_model_api_id": Max("model_api_id"),
-        **_bucket_filters(),
-    }
-
-
-def _recompute_rollups(affected: set[tuple[int, str, datetime]]) -> None:
-    """Recompute the rollups of the affected (workspace, model API, minute) from their
-    records: a few queries per batch, whatever its size."""
+def _add_to_rollups(records: list[UsageRecord]) -> None:
+    """Add new records to their (workspace, model API, minute) rollups: the sums of the
+    batch computed here, then one `UPDATE … SET n = n + …` per rollup touched, in a
+    fixed order (so two writers cannot deadlock). The cost follows the batch, not the
+    number of records already in those minutes."""
+    sums: dict[tuple[int, str, datetime], dict] = {}
+    for record in records:
+        key = (record.workspace_id, record.model_api_name, _minute(record.time))
+        total = sums.get(key)
+        if total is None:
+            total = sums[key] = dict.fromkeys(ROLLUP_FIELDS, 0)
+            total["model_api_id"] = None
+        total["requests"] += 1
+        status = record.status_code or 0
+        if 200 <= status < 300:
+            total["requests_2xx"] += 1
+        elif 400 <= status < 500:
+            total["requests_4xx"] += 1
+        elif status >= 500:
+            total["requests_5xx"] += 1
+        if record.error_type in UPSTREAM_ERROR_TYPES:
+            total["upstream_errors"] += 1
+        if record.latency_ms is not None:
+            total["latency_sum_ms"] += record.latency_ms
+            total[BUCKET_FIELDS[bisect_left(LATENCY_BUCKETS_MS, record.latency_ms)]] += 1
+        if record.ttfb_ms is not None:
+            total["ttfb_sum_ms"] += record.ttfb_ms
+            total["ttfb_count"] += 1
+        total["input_tokens"] += record.input_tokens or 0
+        total["output_tokens"] += record.output_tokens or 0
+        total["total_tokens"] += record.total_tokens or 0
+        if record.model_api_id is not None:
+            total["model_api_id"] = max(total["model_api_id"] or 0, record.model_api_id)
+    if not sums:
+        return
+    keys = sorted(sums)
     UsageRollup.objects.bulk_create(
         [
             UsageRollup(workspace_id=workspace_id, model_api_name=name, minute=minute)
-            for workspace_id, name, minute in affected
+            for workspace_id, name, minute in keys
         ],
         ignore_conflicts=True,
     )
-    pairs = Q()
-    for workspace_id, name in {(workspace_id, name) for workspace_id, name, _ in affected}:
-        pairs |= Q(workspace_id=workspace_id, model_api_name=name)
-    first = min(minute for _, _, minute in affected)
-    last = max(minute for _, _, minute in affected) + timedelta(minutes=1)
-    # Lock the rows (in a fixed order, so two writers cannot deadlock), then read: every
-    # writer that held them before has committed, so the sums include its records.
-    rollups = {
-        (rollup.workspace_id, rollup.model_api_name, rollup.minute.astimezone(UTC)): rollup
-        for rollup in UsageRollup.objects.select_for_update()
-        .filter(pairs, minute__gte=first, minute__lt=last)
-        .order_by("pk")
-    }
-    totals = (
-        UsageRecord.objects.filter(pairs, time__gte=first, time__lt=last)
-        .annotate(slot=TruncMinute("time"))
-        .values("workspace_id", "model_api_name", "slot")
-        .annotate(**_aggregates())
-    )
-    changed = []
-    for row in totals:
-        key = (row["workspace_id"], row["model_api_name"], row["slot"].astimezone(UTC))
-        rollup = rollups.get(key)
-        if rollup is None or key not in affected:
-            continue
-        for field in ROLLUP_FIELDS:
-            setattr(rollup, field, row[field] or 0)
-        rollup.model_api_id = row["latest_model_api_id"]
-        changed.append(rollup)
-    UsageRollup.objects.bulk_update(changed, [*ROLLUP_FIELDS, "model_api"], batch_size=500)
+    for workspace_id, name, minute in keys:
+        total = sums[(workspace_id, name, minute)]
+        changes = {field: F(field) + total[field] for field in ROLLUP_FIELDS if total[field]}
+        if total["model_api_id"] is not None:
+            changes["model_api_id"] = total["model_api_id"]
+        UsageRollup.objects.filter(
+            workspace_id=workspace_id, model_api_name=name, minute=minute
+        ).update(**changes)
 
 
 ROLLUP_FIELDS = (
@@ -284,6 +296,7 @@ ROLLUP_FIELDS = (
     "total_tokens",
     *latency_bucket_fields(),
 )
+BUCKET_FIELDS = latency_bucket_fields()
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -293,10 +306,13 @@ def trigger_key() -> str:
     return _key("drain-triggered")
 
 
-# The enqueuing side asks for a drain when it finds no marker; a drain deletes the marker
-# as it starts, so a record pushed after that start asks for the next drain and none waits
-# for Celery beat. The marker's expiry only matters when a requested drain got lost.
+# A push that finds no marker sets one for TRIGGER_INTERVAL_MS and requests a drain that
+# starts a little after the marker expires: every record pushed while the marker lived is
+# in the queue by then, and the first push after it expired requests the next drain. So
+# no record waits for Celery beat, and pushes request at most a few drains a second (each
+# drain recomputes the rollups of the minutes it touched).
 TRIGGER_INTERVAL_MS = 500
+DRAIN_DELAY_SECONDS = TRIGGER_INTERVAL_MS / 1000 + 0.1
 # A requested drain that finds another drain running tries again this much later (the
 # running one may already have read the queue for the last time).
 BUSY_RETRY_SECONDS = 0.25
@@ -332,26 +348,7 @@ def enqueue_usage_batch(records) -> None:
         store_usage_records(payloads)
         return
     if trigger:
-        _trigger_drain()
-
-
-async def aenqueue_usage(record) -> None:
-    """`enqueue_usage` for async code: one awaited round trip; database work (embedded
-    mode, or Redis down) runs in a thread."""
-    payloads = [record_payload(record)]
-    if not use_redis():
-        await sync_to_async(store_usage_records)(payloads)
-        return
-    try:
-        pipeline = async_redis().pipeline(transaction=False)
-        _push_commands(pipeline, payloads)
-        _, trigger = await pipeline.execute()
-    except REDIS_ERRORS:
-        logger.warning("usage queue unreachable; writing the record directly", exc_info=True)
-        await sync_to_async(store_usage_records)(payloads)
-        return
-    if trigger:
-        await sync_to_async(_trigger_drain, thread_sensitive=False)()
+        _trigger_drain(countdown=DRAIN_DELAY_SECONDS)
 
 
 def _trigger_drain(countdown: float | None = None) -> None:
@@ -388,8 +385,6 @@ def drain_usage_queue(max_batches: int = 50, requested: bool = False) -> int:
         return 0
     written, more = 0, False
     try:
-        # Records pushed from now on find no marker and request a drain of their own.
-        client.delete(trigger_key())
         for _ in range(max_batches):
             # First a batch a previous drain moved but did not finish, then new ones.
             items = client.lrange(processing_key(), 0, -1) or client.eval(
@@ -426,11 +421,11 @@ def drain_now(timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     client = sync_redis()
     while True:
-        drain_usage_queue()
         try:
+            drain_usage_queue()
             idle = not client.exists(lock_key()) and not queue_depth()
         except REDIS_ERRORS:
-            return False
+            return False  # Redis is unreachable: nothing can be drained
         if idle:
             return True
         if time.monotonic() > deadline:

@@ -33,6 +33,8 @@ from . import errors
 
 logger = logging.getLogger(__name__)
 
+GATEWAY_URLCONF = "models_api.gateway.urlconf"
+
 
 class _GatewayMiddlewareSettings:
     """Django's settings, except that MIDDLEWARE is GATEWAY_MIDDLEWARE."""
@@ -73,7 +75,7 @@ class GatewayASGIHandler(ASGIHandler):
         # written from a worker thread: each gateway call leaves a usage record instead,
         # and a burst of 401s or provider 429s must not cost a thread hop and a log line
         # per call. Unexpected errors are still logged by the view.
-        set_urlconf(settings.ROOT_URLCONF)
+        set_urlconf(GATEWAY_URLCONF)
         response = await self._middleware_chain(request)
         response._resource_closers.append(request.close)
         return response
@@ -104,6 +106,7 @@ class GatewayASGIHandler(ASGIHandler):
         # Read once, here; the view forwards these bytes (Django's `request.body` would
         # also refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE, a console setting).
         request.raw_body = body
+        request.urlconf = GATEWAY_URLCONF  # resolved against the gateway's URLs only
 
         async def respond():
             response = await self.run_get_response(request)

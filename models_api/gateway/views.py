@@ -29,7 +29,6 @@ from workspaces.principals import Principal
 
 from .. import usage
 from ..enforcement import check_policies, count_call_tokens
-from ..models import UsageRecord
 from . import auth, errors, lookups
 from .caches import routing_cache
 from .lookups import Route
@@ -66,26 +65,28 @@ class Call:
 
     def record(self) -> None:
         tokens = self.tokens or Tokens()
+        # The record as the usage pipeline's JSON-ready payload (`record_payload`), built
+        # directly: no model instance per call.
         usage.record_usage(
-            UsageRecord(
-                request_id=self.request_id,
-                time=self.time,
-                workspace_id=self.route.workspace_id,
-                model_api_id=self.route.model_api_id,
-                model_api_name=self.route.model_api_name,
-                caller=self.principal.label[:254],
-                api_key_prefix=self.principal.api_key_prefix,
-                path=self.path[:100],
-                status_code=self.status,
-                latency_ms=(time.perf_counter() - self.started) * 1000,
-                ttfb_ms=self.ttfb_ms,
-                input_tokens=tokens.input,
-                output_tokens=tokens.output,
-                total_tokens=tokens.total,
-                streamed=self.streamed,
-                error_type=self.error_type[:64],
-                connection_name=self.connection_name,
-            )
+            {
+                "request_id": self.request_id,
+                "time": self.time.isoformat(),
+                "workspace_id": self.route.workspace_id,
+                "model_api_id": self.route.model_api_id,
+                "model_api_name": self.route.model_api_name,
+                "caller": self.principal.label[:254],
+                "api_key_prefix": self.principal.api_key_prefix or "",
+                "path": self.path[:100],
+                "status_code": self.status,
+                "latency_ms": (time.perf_counter() - self.started) * 1000,
+                "ttfb_ms": self.ttfb_ms,
+                "input_tokens": tokens.input or 0,
+                "output_tokens": tokens.output or 0,
+                "total_tokens": tokens.total or 0,
+                "streamed": self.streamed,
+                "error_type": self.error_type[:64],
+                "connection_name": self.connection_name or "",
+            }
         )
         count_call_tokens(
             self.route,

@@ -17,6 +17,7 @@ from conftest import run_async
 from models_api import usage
 from models_api.gateway import caches, upstream
 from models_api.gateway.handler import GatewayASGIHandler
+from models_api.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
 
@@ -314,6 +315,18 @@ def test_without_redis_an_unreachable_shared_cache_falls_back_to_the_database(
     assert answer.status_code == 200
     # Nothing cached is trusted while versions cannot be read: the database answered.
     assert len(queries) >= 1
+
+
+def test_with_redis_unreachable_a_call_succeeds_and_its_record_is_written_directly(
+    handler, acme_model_api, member_user, personal_key, settings
+):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the usage queue and counters' Redis
+    response = call(handler, key=personal_key(member_user))
+
+    assert response.status_code == 200
+    assert not usage.flush()  # there is no queue to drain, and flush() says so
+    (record,) = UsageRecord.objects.filter(model_api=acme_model_api)
+    assert (record.status_code, record.total_tokens) == (200, 22)
 
 
 def test_refused_calls_are_not_logged_one_line_each(handler, acme_model_api, caplog):

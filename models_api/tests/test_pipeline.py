@@ -1,6 +1,7 @@
 """The usage pipeline: batch insert, idempotency, rollups, the durable Redis queue with a
 worker that goes down and comes back, the fallback when Redis is unreachable, retention."""
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from conftest import ROOT, run_async, subprocess_env, wait_until
 from models_api import enforcement, usage_pipeline
+from models_api.gateway.recorder import FLUSH_INTERVAL, Recorder
 from models_api.models import UsageRecord, UsageRollup
 from models_api.policy_models import LATENCY_BUCKETS_MS, latency_bucket_fields
 
@@ -98,6 +100,33 @@ def test_records_of_a_deleted_model_api_or_workspace(
     assert UsageRecord.objects.get(model_api_name="gone").model_api is None
 
 
+def test_a_record_the_database_refuses_is_dropped_and_the_rest_of_its_batch_kept(
+    workspace, bare_model_api, recent_minute
+):
+    api = bare_model_api(workspace)
+    good = [usage(api, when=recent_minute, tokens=(3, 4)) for _ in range(2)]
+    refused = usage(api, when=recent_minute, tokens=(-1, 0))  # a negative token count
+
+    usage_pipeline.store_usage_records([good[0], refused, good[1]])
+
+    stored = set(UsageRecord.objects.values_list("request_id", flat=True))
+    assert stored == {record["request_id"] for record in good}
+    rollup = UsageRollup.objects.get(model_api=api)
+    assert (rollup.requests, rollup.total_tokens) == (2, 14)
+
+
+def test_a_batch_written_twice_is_counted_once(workspace, bare_model_api, recent_minute):
+    api = bare_model_api(workspace)
+    batch = [usage(api, when=recent_minute, tokens=(1, 1)) for _ in range(3)]
+
+    usage_pipeline.store_usage_records(batch[:2])
+    usage_pipeline.store_usage_records(batch)  # the first two again, and one new
+
+    assert UsageRecord.objects.filter(model_api=api).count() == 3
+    rollup = UsageRollup.objects.get(model_api=api)
+    assert (rollup.requests, rollup.total_tokens) == (3, 6)
+
+
 def test_without_redis_a_record_is_written_in_process(settings, workspace, bare_model_api):
     settings.REDIS_URL = ""
     api = bare_model_api(workspace)
@@ -109,16 +138,66 @@ def test_without_redis_a_record_is_written_in_process(settings, workspace, bare_
     assert UsageRollup.objects.get(model_api=api).requests == 1
 
 
-def test_async_enqueue_without_redis_writes_in_process(
-    settings, transactional_db, workspace, bare_model_api
+@redis_required()
+def test_the_recorder_sends_what_gathered_in_one_go_without_being_flushed(
+    isolated_usage_queue, workspace, bare_model_api
 ):
-
-    settings.REDIS_URL = ""
+    """The gateway's buffer: records and token counts added on the event loop reach Redis
+    a moment later (the loop's own timer), the counts of one counter summed."""
     api = bare_model_api(workspace)
+    counter = f"test-tokens-{uuid.uuid4().hex[:8]}"
+    recorder = Recorder(fallback=lambda payloads: pytest.fail("Redis is up"))
 
-    run_async(usage_pipeline.aenqueue_usage(usage(api, request_id="req-async")))
+    async def calls():
+        for _ in range(3):
+            payload = usage_pipeline.record_payload(usage(api, tokens=(1, 2)))
+            recorder.add(payload, [(counter, 3, 60)])
+        await asyncio.sleep(FLUSH_INTERVAL * 10)
 
-    assert UsageRecord.objects.filter(request_id="req-async", model_api=api).exists()
+    run_async(calls())
+
+    assert usage_pipeline.queue_depth() == 3
+    assert int(enforcement.sync_redis().get(counter)) == 9
+    assert 0 < enforcement.sync_redis().ttl(counter) <= 60
+    enforcement.sync_redis().delete(counter)
+
+
+def test_the_recorder_hands_records_to_its_fallback_when_redis_is_unreachable(
+    settings, workspace, bare_model_api
+):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    api = bare_model_api(workspace)
+    handed_over = []
+    recorder = Recorder(fallback=handed_over.extend)
+    records = [usage_pipeline.record_payload(usage(api)) for _ in range(2)]
+
+    async def calls():
+        for record in records:
+            recorder.add(record, [("test-tokens", 3, 60)])
+        await asyncio.sleep(FLUSH_INTERVAL * 10)
+
+    run_async(calls())
+
+    assert handed_over == records
+
+
+def test_the_recorder_flushes_from_a_thread_when_the_loop_is_gone(
+    settings, workspace, bare_model_api
+):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    api = bare_model_api(workspace)
+    handed_over = []
+    recorder = Recorder(fallback=handed_over.extend)
+    record = usage_pipeline.record_payload(usage(api))
+
+    async def call_then_stop():
+        recorder.add(record)  # the loop ends before its timer fires
+
+    run_async(call_then_stop())
+    assert handed_over == []
+
+    assert recorder.flush()
+    assert handed_over == [record]
 
 
 def test_redis_unreachable_falls_back_to_a_direct_write(settings, workspace, bare_model_api):
