@@ -6,9 +6,11 @@ services (cloud metadata at 169.254.169.254, databases on 10.x, the console itse
 Every address the host name resolves to must be public, unless the deployment allows
 the host by name, address or CIDR range in `UPSTREAM_ALLOWED_HOSTS`.
 
-Checked when a connection is saved and again right before each upstream call, since
-DNS answers change. (The remaining window between this check and the HTTP client's own
-resolution is accepted: closing it needs connection pinning in the HTTP client.)
+Checked when a connection is saved, again right before each upstream call (with a clear
+message), and once more where the gateway's HTTP client resolves the host to connect
+(`models_api.gateway.transport.GuardedResolver`): the addresses judged are the ones
+connected to, so a DNS answer that changes between the check and the call (DNS
+rebinding) cannot reach a private address.
 """
 
 import asyncio
@@ -69,7 +71,10 @@ def _parse(url: str) -> tuple[str, int]:
     return parts.hostname.lower().rstrip("."), port or (443 if parts.scheme == "https" else 80)
 
 
-def _judge(host: str, addresses: list[str]) -> None:
+def judge_addresses(host: str, addresses: list[str]) -> None:
+    """Raise `UnsafeUpstreamError` unless `host` may be reached at every one of
+    `addresses` (what it resolved to)."""
+    host = host.lower().rstrip(".")
     names, networks = _allowed_entries()
     if host in names:
         return
@@ -98,7 +103,7 @@ def check_base_url(url: str) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         infos = []
-    _judge(host, _addresses(infos))
+    judge_addresses(host, _addresses(infos))
 
 
 async def acheck_base_url(url: str) -> None:
@@ -108,7 +113,7 @@ async def acheck_base_url(url: str) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         infos = []
-    _judge(host, _addresses(infos))
+    judge_addresses(host, _addresses(infos))
 
 
 async def acheck_upstream(url: str) -> None:

@@ -3,13 +3,15 @@ deployment allows them, judged on every resolved address, at save time and at ca
 
 import asyncio
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from django.core.exceptions import ValidationError
 
+from conftest import run_async as run
 from integrations import services, ssrf
 from integrations.ssrf import UnsafeUpstreamError, acheck_base_url, acheck_upstream, check_base_url
+from models_api.gateway.transport import GatewayTransport
 
 REFUSED = [
     "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
@@ -26,13 +28,6 @@ REFUSED = [
     "http://100.64.0.1/v1",  # carrier-grade NAT
     "http://224.0.0.1/v1",  # multicast
 ]
-
-
-def run(coroutine):
-    """Run a coroutine on a fresh loop in its own thread: this thread may already run
-    one (Playwright's sync API keeps a loop in the test thread once a browser started)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(autouse=True)
@@ -146,6 +141,44 @@ def test_call_time_check_caches_its_verdict(fake_dns):
         run(acheck_upstream("https://flip.example.com/v1"))
     with pytest.raises(UnsafeUpstreamError):  # a refusal is cached as well
         run(acheck_upstream("https://flip.example.com/v1"))
+
+
+def test_a_host_rebound_after_the_check_is_refused_where_the_gateway_connects(settings, fake_dns):
+    """DNS rebinding: the call-time check saw a public address (and remembers it), then
+    the name points at a loopback service. The gateway's HTTP client judges the address
+    it connects to, so the service is never reached — unless the deployment allows it."""
+    connections = []
+
+    async def scenario(url):
+        async def answer(reader, writer):
+            connections.append(1)
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        target = url.format(port=port)
+        fake_dns["rebind.example.com"] = ["93.184.215.14"]
+        await acheck_upstream(target)  # passes, and the verdict is cached
+        fake_dns["rebind.example.com"] = ["127.0.0.1"]  # the answer changes
+        await acheck_upstream(target)  # still the cached verdict
+        try:
+            async with httpx.AsyncClient(transport=GatewayTransport()) as client:
+                return (await client.get(target)).text
+        except httpx.ConnectError as error:
+            return error
+        finally:
+            server.close()
+
+    refused = run(scenario("http://rebind.example.com:{port}/v1/models"))
+    assert isinstance(refused, httpx.ConnectError)
+    assert connections == []
+
+    settings.UPSTREAM_ALLOWED_HOSTS = ["rebind.example.com"]
+    assert run(scenario("http://rebind.example.com:{port}/v1/models")) == "ok"
+    assert connections == [1]
 
 
 @pytest.mark.django_db

@@ -92,37 +92,32 @@ class Recorder:
             pipeline = async_redis().pipeline(transaction=False)
             _queue_commands(pipeline, records, tokens)
             results = await pipeline.execute()
-        except REDIS_ERRORS:
-            self._redis_failed(records, tokens)
-        except Exception:
-            logger.exception("usage: %d records could not be queued", len(records))
-            if records:
-                self._fallback(records)
-        else:
-            if records and results[1]:
-                await asyncio.to_thread(_trigger_drain, DRAIN_DELAY_SECONDS)
+        except Exception as error:
+            self._not_sent(records, tokens, error)
+            return
+        if records and results[1]:  # the marker was set: ask for a drain
+            await asyncio.to_thread(_trigger_drain, DRAIN_DELAY_SECONDS)
 
     def _send_sync(self, records, tokens) -> None:
         try:
             pipeline = sync_redis().pipeline(transaction=False)
             _queue_commands(pipeline, records, tokens)
             results = pipeline.execute()
-        except REDIS_ERRORS:
-            self._redis_failed(records, tokens)
-        except Exception:
-            logger.exception("usage: %d records could not be queued", len(records))
-            if records:
-                self._fallback(records)
-        else:
-            if records and results[1]:
-                _trigger_drain(DRAIN_DELAY_SECONDS)
+        except Exception as error:
+            self._not_sent(records, tokens, error)
+            return
+        if records and results[1]:
+            _trigger_drain(DRAIN_DELAY_SECONDS)
 
-    def _redis_failed(self, records, tokens) -> None:
-        logger.warning(
-            "Redis unreachable: %d usage records written directly, %d token counts lost",
-            len(records),
-            len(tokens),
-        )
+    def _not_sent(self, records, tokens, error: Exception) -> None:
+        if isinstance(error, REDIS_ERRORS):
+            logger.warning(
+                "Redis unreachable: %d usage records written directly, %d token counts lost",
+                len(records),
+                len(tokens),
+            )
+        else:
+            logger.error("usage: %d records could not be queued", len(records), exc_info=error)
         if records:
             self._fallback(records)
 

@@ -9,12 +9,42 @@ transport over aiohttp's connector costs about 1 ms for the same calls.
 some come out wrong for a gateway (a refused connection becomes a `ConnectTimeout`, so a
 504 instead of a 502; a provider that hangs up mid-answer becomes a timeout too). The
 subclass below translates them again from the original aiohttp error, and gives the
-session aiohttp's `DummyCookieJar`: a shared client must never keep cookies.
+session aiohttp's `DummyCookieJar`: a shared client must never keep cookies, and its
+connector the SSRF guard's resolver.
 """
+
+import socket
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
+
+from integrations.ssrf import UnsafeUpstreamError, judge_addresses
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's own resolver, then the SSRF guard on what it answered: the addresses
+    judged are the ones the connector connects to (no DNS-rebinding window between the
+    gateway's check and the call). A refused host fails to connect like an unreachable
+    one (a 502, or the next connection). IP literals are not resolved: the call-time
+    check judged them already."""
+
+    def __init__(self):
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        try:
+            judge_addresses(host, [result["host"] for result in results])
+        except UnsafeUpstreamError as error:
+            raise OSError(str(error)) from error
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 def _translated(error: BaseException) -> Exception | None:
@@ -58,6 +88,7 @@ class GatewayTransport(AiohttpTransport):
 
     def get_client(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(),
             limit=self.limits.max_connections or 0,
             keepalive_timeout=self.limits.keepalive_expiry,
             ssl=self.ssl_context,
