@@ -11,6 +11,7 @@ the caller's thread:
   (`gateway.background`) writes the records to the database in batches.
 """
 
+import atexit
 import logging
 
 from .enforcement import use_redis
@@ -36,6 +37,9 @@ def _write_in_background(payloads: list[dict]) -> None:
 
 
 recorder = Recorder(fallback=_write_in_background)
+# A process that ends without the ASGI lifespan shutdown (which flushes it) still sends
+# what is buffered; registered after the writer threads' own hook, so it runs before it.
+atexit.register(recorder.flush, 5.0)
 
 
 def record_usage(record) -> None:

@@ -162,6 +162,34 @@ def test_the_recorder_sends_what_gathered_in_one_go_without_being_flushed(
     enforcement.sync_redis().delete(counter)
 
 
+EXITING_PROCESS = """
+import asyncio, django
+django.setup()
+from models_api import usage
+
+async def last_call():
+    usage.record_usage({payload!r})  # the loop ends before its 20 ms timer fires
+
+asyncio.run(last_call())
+"""
+
+
+@redis_required()
+def test_records_buffered_when_a_process_exits_are_still_sent(
+    isolated_usage_queue, workspace, bare_model_api
+):
+    payload = usage_pipeline.record_payload(usage(bare_model_api(workspace)))
+    subprocess.run(
+        [sys.executable, "-c", EXITING_PROCESS.format(payload=payload)],
+        cwd=ROOT,
+        env=subprocess_env(USAGE_QUEUE_KEY=isolated_usage_queue),
+        check=True,
+        timeout=60,
+    )
+    (queued,) = enforcement.sync_redis().lrange(usage_pipeline.queue_key(), 0, -1)
+    assert json.loads(queued)["request_id"] == payload["request_id"]
+
+
 def test_the_recorder_hands_records_to_its_fallback_when_redis_is_unreachable(
     settings, workspace, bare_model_api
 ):
