@@ -201,6 +201,9 @@ GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 # In-process cache lifetime of the gateway's auth / routing lookups (seconds).
 GATEWAY_LOCAL_CACHE_TTL = env.float("GATEWAY_LOCAL_CACHE_TTL", default=2.0)
+# With Redis: how long the gateway gathers usage records and token counts before sending
+# them in one pipeline (models_api.gateway.recorder).
+GATEWAY_USAGE_FLUSH_SECONDS = env.float("GATEWAY_USAGE_FLUSH_SECONDS", default=0.02)
 # Middleware of the gateway path (/run/), which skips the console's MIDDLEWARE.
 GATEWAY_MIDDLEWARE: list[str] = []
 

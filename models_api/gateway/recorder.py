@@ -2,12 +2,12 @@
 applies, its token counts.
 
 With Redis, the event loop itself gathers them in one process-wide buffer and sends what
-gathered every `FLUSH_INTERVAL` in one pipeline: RPUSH of the records onto the durable
-usage queue (`models_api.usage_pipeline`), the marker that asks a worker to drain it,
-and INCRBY of the token counters, summed per counter. A call costs a list append; there
-is no thread hop. (Measured with bench/: the earlier design, a daemon thread per writer
-fed by a queue, spent about 1 ms per call at one connection handing the GIL back and
-forth, and halved the throughput at one connection.)
+gathered every `GATEWAY_USAGE_FLUSH_SECONDS` (20 ms) in one pipeline: RPUSH of the
+records onto the durable usage queue (`models_api.usage_pipeline`), the marker that asks
+a worker to drain it, and INCRBY of the token counters, summed per counter. A call costs
+a list append; there is no thread hop. (Measured with bench/: the earlier design, a
+daemon thread per writer fed by a queue, spent about 1 ms per call at one connection
+handing the GIL back and forth, and halved the throughput at one connection.)
 
 Without Redis (the embedded default), or when Redis fails, the records go to the usage
 writer thread, which writes them to the database (`models_api.usage`); token counts are
@@ -23,12 +23,12 @@ import logging
 import threading
 import time
 
+from django.conf import settings
+
 from ..enforcement import REDIS_ERRORS, async_redis, sync_redis
 from ..usage_pipeline import DRAIN_DELAY_SECONDS, _push_commands, _trigger_drain
 
 logger = logging.getLogger(__name__)
-
-FLUSH_INTERVAL = 0.02  # seconds: what gathers meanwhile goes out in one pipeline
 
 
 class Recorder:
@@ -62,7 +62,7 @@ class Recorder:
         if loop is None:
             self.flush()  # no event loop here (sync code): send it now
         elif schedule:
-            loop.call_later(FLUSH_INTERVAL, self._start_flush)
+            loop.call_later(settings.GATEWAY_USAGE_FLUSH_SECONDS, self._start_flush)
 
     def _take(self) -> tuple[list[dict], dict[str, list[int]]]:
         with self._lock:

@@ -2,14 +2,17 @@
 server (uvicorn) and the fake OpenAI server: every forwarded path, streaming, the
 credentials swap, usage records, errors and fallback."""
 
+import json
 import time
+import uuid
 
 import httpx
 import openai
 import pytest
+from django.conf import settings as django_settings
 
-from conftest import run_async, wait_until
-from models_api import usage
+from conftest import run_asgi_server, run_async, wait_until
+from models_api import enforcement, usage, usage_pipeline
 from models_api.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
@@ -659,3 +662,32 @@ def test_revoked_key_and_removed_member_stop_working_on_every_process(
         )
         for server in servers:
             wait_until(lambda s=server: _calls_until(calls[(s, member_key)], 403), timeout=10)
+
+
+# --- shutdown -----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="needs Redis: the gateway buffers records for it"
+)
+def test_a_stopped_gateway_sends_the_usage_records_it_still_held(
+    acme_model_api, member_key, openai_clients, settings
+):
+    settings.USAGE_QUEUE_KEY = f"usage-test-{uuid.uuid4().hex[:8]}"  # this test's queue
+    server_env = {
+        "USAGE_QUEUE_KEY": settings.USAGE_QUEUE_KEY,
+        "GATEWAY_USAGE_FLUSH_SECONDS": "3600",  # the buffer is sent only at shutdown
+    }
+    try:
+        with run_asgi_server(**server_env) as server:
+            client, _ = openai_clients(server, member_key)
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}]
+            )
+            time.sleep(0.5)
+            assert usage_pipeline.queue_depth() == 0  # still in the gateway's buffer
+        # Leaving the block stopped the server (SIGTERM: the ASGI lifespan shutdown).
+        (queued,) = enforcement.sync_redis().lrange(usage_pipeline.queue_key(), 0, -1)
+        assert json.loads(queued)["model_api_name"] == "my-gpt"
+    finally:
+        enforcement.sync_redis().delete(usage_pipeline.queue_key(), usage_pipeline.trigger_key())
