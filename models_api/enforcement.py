@@ -430,42 +430,6 @@ def count_tokens(
         logger.warning("token count lost: Redis unreachable", exc_info=True)
 
 
-async def acount_tokens(
-    route,
-    *,
-    input_tokens: int = 0,
-    output_tokens: int = 0,
-    total_tokens: int | None = None,
-    limits=None,
-    now: datetime | None = None,
-) -> None:
-    """`count_tokens` for async code (the gateway after it streamed the answer)."""
-    if limits is None:
-        limits = await _route_limits(route)
-    tokens = _tokens(input_tokens, output_tokens, total_tokens)
-    increments = _token_increments(_route_model_api_id(route), limits, tokens, now or _now())
-    if not increments:
-        return
-    if not use_redis():
-        _local.add(increments)
-        return
-    try:
-        pipeline = async_redis().pipeline(transaction=False)
-        for key, amount, ttl in increments:
-            pipeline.incrby(key, amount)
-            pipeline.expire(key, ttl)
-        await pipeline.execute()
-    except REDIS_ERRORS:
-        logger.warning("token count lost: Redis unreachable", exc_info=True)
-
-
-def flush_token_counts(timeout: float = 10.0) -> bool:
-    """Wait until the token counts buffered so far reached Redis (tests, shutdown)."""
-    from .usage import recorder
-
-    return recorder.flush(timeout)
-
-
 def count_call_tokens(
     route, *, input_tokens: int = 0, output_tokens: int = 0, total_tokens: int | None = None
 ) -> None:

@@ -315,8 +315,7 @@ def trigger_key() -> str:
 # A push that finds no marker sets one for TRIGGER_INTERVAL_MS and requests a drain that
 # starts a little after the marker expires: every record pushed while the marker lived is
 # in the queue by then, and the first push after it expired requests the next drain. So
-# no record waits for Celery beat, and pushes request at most a few drains a second (each
-# drain recomputes the rollups of the minutes it touched).
+# no record waits for Celery beat, and pushes request at most a few drains a second.
 TRIGGER_INTERVAL_MS = 500
 DRAIN_DELAY_SECONDS = TRIGGER_INTERVAL_MS / 1000 + 0.1
 # A requested drain that finds another drain running tries again this much later (the

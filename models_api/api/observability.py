@@ -195,6 +195,19 @@ def log_representation(record) -> dict:
 
 # --- views ----------------------------------------------------------------------------------
 
+
+def operation(operation_id: str, tag: str, *parameters, **options):
+    """The schema of one of these endpoints: the workspace parameters (+ `parameters`),
+    a JSON object as the answer; `options` go to `extend_schema` (e.g. `request`)."""
+    return extend_schema(
+        operation_id=operation_id,
+        tags=[tag],
+        parameters=[*WORKSPACE_PARAMETERS, *parameters],
+        responses={200: OpenApiTypes.OBJECT},
+        **options,
+    )
+
+
 POLICY_ACTIONS = {
     "GET": Action.VIEW_POLICIES,
     "HEAD": Action.VIEW_POLICIES,
@@ -208,12 +221,7 @@ POLICY_ACTIONS = {
 class PolicyListCreateApi(WorkspaceAPIView):
     required_actions = POLICY_ACTIONS
 
-    @extend_schema(
-        operation_id="listPolicies",
-        tags=["policies"],
-        parameters=[*WORKSPACE_PARAMETERS, *LIST_PARAMETERS],
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("listPolicies", "policies", *LIST_PARAMETERS)
     def get(self, request):
         return list_response(
             request,
@@ -222,13 +230,7 @@ class PolicyListCreateApi(WorkspaceAPIView):
             search_fields=("name", "display_name"),
         )
 
-    @extend_schema(
-        operation_id="createPolicy",
-        tags=["policies"],
-        parameters=WORKSPACE_PARAMETERS,
-        request=PolicyInput,
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("createPolicy", "policies", request=PolicyInput)
     def post(self, request):
         serializer = PolicyInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -250,22 +252,11 @@ class PolicyDetailApi(WorkspaceAPIView):
     def get_policy(self, name: str) -> Policy:
         return policies.policy_get(workspace=self.workspace, name=name)
 
-    @extend_schema(
-        operation_id="getPolicy",
-        tags=["policies"],
-        parameters=WORKSPACE_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("getPolicy", "policies")
     def get(self, request, name):
         return Response(policy_representation(self.get_policy(name)))
 
-    @extend_schema(
-        operation_id="updatePolicy",
-        tags=["policies"],
-        parameters=WORKSPACE_PARAMETERS,
-        request=PolicyInput,
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("updatePolicy", "policies", request=PolicyInput)
     def put(self, request, name):
         policy = self.get_policy(name)
         serializer = PolicyInput(data=request.data)
@@ -280,12 +271,7 @@ class PolicyDetailApi(WorkspaceAPIView):
         )
         return Response(policy_representation(policy))
 
-    @extend_schema(
-        operation_id="deletePolicy",
-        tags=["policies"],
-        parameters=WORKSPACE_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("deletePolicy", "policies")
     def delete(self, request, name):
         policy = self.get_policy(name)
         representation = policy_representation(policy)
@@ -302,6 +288,22 @@ RANGE_PARAMETER = OpenApiParameter(
 )
 
 
+LOG_PARAMETERS = [
+    *(
+        OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=text)
+        for name, text in (
+            ("status", "Status class: 2xx, 4xx or 5xx."),
+            ("caller", "Calls of this caller (user email or service account)."),
+            ("path", "Calls of this path (v1/chat/completions, ...)."),
+            ("since", "From this time (ISO 8601)."),
+            ("until", "Up to this time (ISO 8601)."),
+            ("cursor", "The `meta.nextCursor` of the previous page."),
+        )
+    ),
+    OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1 to 200."),
+]
+
+
 def _range_key(request) -> str:
     try:
         return metrics.parse_range(request.query_params.get("range")).key
@@ -314,12 +316,7 @@ class ModelAPIMetricsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
-    @extend_schema(
-        operation_id="getModelMetrics",
-        tags=["observability"],
-        parameters=[*WORKSPACE_PARAMETERS, RANGE_PARAMETER],
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("getModelMetrics", "observability", RANGE_PARAMETER)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         result = metrics.usage_metrics(
@@ -337,28 +334,7 @@ class ModelAPILogsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
-    @extend_schema(
-        operation_id="listModelLogs",
-        tags=["observability"],
-        parameters=[
-            *WORKSPACE_PARAMETERS,
-            *(
-                OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=text)
-                for name, text in (
-                    ("status", "Status class: 2xx, 4xx or 5xx."),
-                    ("caller", "Calls of this caller (user email or service account)."),
-                    ("path", "Calls of this path (v1/chat/completions, ...)."),
-                    ("since", "From this time (ISO 8601)."),
-                    ("until", "Up to this time (ISO 8601)."),
-                    ("cursor", "The `meta.nextCursor` of the previous page."),
-                )
-            ),
-            OpenApiParameter(
-                "limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1 to 200."
-            ),
-        ],
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("listModelLogs", "observability", *LOG_PARAMETERS)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         form = LogFilterForm(request.query_params)
@@ -400,12 +376,7 @@ class WorkspaceUsageApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_USAGE}
 
-    @extend_schema(
-        operation_id="getWorkspaceUsage",
-        tags=["observability"],
-        parameters=[*WORKSPACE_PARAMETERS, RANGE_PARAMETER],
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("getWorkspaceUsage", "observability", RANGE_PARAMETER)
     def get(self, request):
         result = metrics.usage_metrics(workspace=self.workspace, range_key=_range_key(request))
         return Response({"workspace": self.workspace.name, **_metrics_representation(result)})

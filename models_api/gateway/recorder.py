@@ -60,7 +60,7 @@ class Recorder:
             if schedule:
                 self._scheduled_on = loop
         if loop is None:
-            self.flush()  # no event loop here (sync code): send it now
+            self._send_sync(*self._take())  # no event loop here (sync code): send it now
         elif schedule:
             loop.call_later(settings.GATEWAY_USAGE_FLUSH_SECONDS, self._start_flush)
 

@@ -75,17 +75,17 @@ class Call:
                 "model_api_id": self.route.model_api_id,
                 "model_api_name": self.route.model_api_name,
                 "caller": self.principal.label[:254],
-                "api_key_prefix": self.principal.api_key_prefix or "",
+                "api_key_prefix": self.principal.api_key_prefix,
                 "path": self.path[:100],
                 "status_code": self.status,
                 "latency_ms": (time.perf_counter() - self.started) * 1000,
                 "ttfb_ms": self.ttfb_ms,
-                "input_tokens": tokens.input or 0,
-                "output_tokens": tokens.output or 0,
-                "total_tokens": tokens.total or 0,
+                "input_tokens": tokens.input,
+                "output_tokens": tokens.output,
+                "total_tokens": tokens.total,
                 "streamed": self.streamed,
                 "error_type": self.error_type[:64],
-                "connection_name": self.connection_name or "",
+                "connection_name": self.connection_name,
             }
         )
         count_call_tokens(
