@@ -49,8 +49,8 @@ def provision(*, run_id: str, fake_base_url: str, timeout: float = 60.0) -> Prov
     from integrations.models import IntegrationConnection
     from integrations.services import integration_connection_create
     from models_api.models import ModelAPI
-    from models_api.policies import model_api_set_policies, policy_create
-    from models_api.policy_models import Policy
+    from models_api.policies.models import Policy
+    from models_api.policies.services import model_api_set_policies, policy_create
     from models_api.services import model_api_create
     from workspaces.principals import Principal
     from workspaces.services import (
@@ -137,7 +137,7 @@ def provision(*, run_id: str, fake_base_url: str, timeout: float = 60.0) -> Prov
 def usage_record_count(workspace_id: int) -> int:
     from django.db import close_old_connections
 
-    from models_api.models import UsageRecord
+    from models_api.usage.models import UsageRecord
 
     close_old_connections()
     return UsageRecord.objects.filter(workspace_id=workspace_id).count()
@@ -146,7 +146,7 @@ def usage_record_count(workspace_id: int) -> int:
 def usage_status_counts(workspace_id: int) -> dict[str, int]:
     from django.db.models import Count
 
-    from models_api.models import UsageRecord
+    from models_api.usage.models import UsageRecord
 
     rows = (
         UsageRecord.objects.filter(workspace_id=workspace_id)

@@ -17,9 +17,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blaxel_console.settings")
 
 console_application = get_asgi_application()  # sets Django up; imports below need it
 
-from models_api import usage  # noqa: E402
-from models_api.gateway import background, upstream  # noqa: E402
+from blaxel_console import background  # noqa: E402
+from models_api.gateway import upstream  # noqa: E402
 from models_api.gateway.handler import GatewayASGIHandler  # noqa: E402
+from models_api.usage import services as usage  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Application:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
-                    await usage.recorder.aflush(5.0)
+                    await usage.aflush(5.0)
                     await upstream.close_client()
                     await asyncio.to_thread(background.flush_all, 5.0)
                 except Exception:

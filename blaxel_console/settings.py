@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "workspaces",
     "integrations",
     "models_api",
+    "models_api.usage",
+    "models_api.policies",
 ]
 
 MIDDLEWARE = [
@@ -202,12 +204,12 @@ GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
 # In-process cache lifetime of the gateway's auth / routing lookups (seconds).
 GATEWAY_LOCAL_CACHE_TTL = env.float("GATEWAY_LOCAL_CACHE_TTL", default=2.0)
 # With Redis: how long the gateway gathers usage records and token counts before sending
-# them in one pipeline (models_api.gateway.recorder).
+# them in one pipeline (models_api.usage.recorder).
 GATEWAY_USAGE_FLUSH_SECONDS = env.float("GATEWAY_USAGE_FLUSH_SECONDS", default=0.02)
 # Middleware of the gateway path (/run/), which skips the console's MIDDLEWARE.
 GATEWAY_MIDDLEWARE: list[str] = []
 
-# --- Usage pipeline, retention, metrics (models_api/usage_pipeline.py, prometheus.py) -----
+# --- Usage pipeline, retention, metrics (models_api/usage/) -----
 # Redis list holding usage records until a worker writes them (name under the cache prefix).
 USAGE_QUEUE_KEY = env.str("USAGE_QUEUE_KEY", default="usage")
 USAGE_DRAIN_BATCH_SIZE = env.int("USAGE_DRAIN_BATCH_SIZE", default=500)
@@ -216,8 +218,8 @@ USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=30)
 USAGE_ROLLUP_RETENTION_DAYS = env.int("USAGE_ROLLUP_RETENTION_DAYS", default=400)
 # Bearer token for Prometheus' scrape of /metrics; the endpoint is off (404) when unset.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# The usage tasks live outside tasks.py; the worker must import them.
-CELERY_IMPORTS = ("models_api.usage_pipeline",)
+
+
 CELERY_BEAT_SCHEDULE.update(
     {
         "models-api-drain-usage": {

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from models_api.prometheus import metrics_view
+from models_api.usage.prometheus import metrics_view
 from workspaces.api.errors import api_not_found
 
 
@@ -24,13 +24,15 @@ urlpatterns = [
     path("v0/", include("workspaces.api.urls")),
     path("v0/", include("integrations.api.urls")),
     path("v0/", include("models_api.api.urls")),
-    path("v0/", include("models_api.api.observability_urls")),
+    path("v0/", include("models_api.usage.api.urls")),
+    path("v0/", include("models_api.policies.api.urls")),
     # Keep last among the v0 routes: any other /v0/ URL is a JSON 404.
     re_path(r"^v0/", api_not_found),
-    path("run/", include("models_api.gateway_urls")),
+    path("run/", include("models_api.gateway.urls")),
     path("", include("workspaces.urls")),
     path("<slug:workspace>/settings/integrations/", include("integrations.urls")),
-    path("<slug:workspace>/", include("models_api.observability_urls")),
+    path("<slug:workspace>/", include("models_api.usage.urls")),
+    path("<slug:workspace>/", include("models_api.policies.urls")),
     path("<slug:workspace>/models/", include("models_api.urls")),
 ]
 

@@ -2,14 +2,12 @@
 
 import json
 
-from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
-from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
-from workspaces.models import WorkspaceOwnedQuerySet, slug_validator
+from workspaces.models import ActorStampedModel, WorkspaceOwnedQuerySet, slug_validator
 
 from .providers import PROVIDERS
 
@@ -27,7 +25,7 @@ def mask_secret(value: str | None) -> str:
     return f"{value[:3]}…{value[-4:]}"
 
 
-class IntegrationConnection(models.Model):
+class IntegrationConnection(ActorStampedModel):
     class Status(models.TextChoices):
         CHECKING = "checking", "Checking"
         VALID = "valid", "Valid"
@@ -55,26 +53,6 @@ class IntegrationConnection(models.Model):
     # Provider unreachable: consecutive failed checks and when to try again (backoff).
     check_attempts = models.PositiveSmallIntegerField(default=0)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # Null for a service account (see the labels below) or a deleted user.
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    # Who, as text: a service account has no user row, and the label outlives the user.
-    created_by_label = models.CharField(max_length=254, blank=True)
-    updated_by_label = models.CharField(max_length=254, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
 
     objects = WorkspaceOwnedQuerySet.as_manager()
 

@@ -1,11 +1,10 @@
-"""Model APIs (DESIGN.md §6) and their usage records (§7)."""
+"""Model APIs (DESIGN.md §6): their connections, in order, and their events."""
 
-from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from workspaces.models import WorkspaceOwnedQuerySet
+from workspaces.models import ActorStampedModel, WorkspaceOwnedQuerySet
 
 model_api_name_validator = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,47}[a-z0-9])?$",
@@ -14,7 +13,7 @@ model_api_name_validator = RegexValidator(
 )
 
 
-class ModelAPI(models.Model):
+class ModelAPI(ActorStampedModel):
     class Status(models.TextChoices):
         DEPLOYING = "DEPLOYING"
         DEPLOYED = "DEPLOYED"
@@ -31,17 +30,6 @@ class ModelAPI(models.Model):
     runtime_type = models.CharField(max_length=40)  # provider id
     runtime_model = models.CharField(max_length=200)  # provider model id
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DEPLOYING)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Who, as text: a service account has no user row, and the label outlives the user.
-    created_by_label = models.CharField(max_length=254, blank=True)
-    updated_by_label = models.CharField(max_length=254, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
 
     objects = WorkspaceOwnedQuerySet.as_manager()
 
@@ -93,41 +81,3 @@ class ModelAPIEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.status}: {self.message}"
-
-
-class UsageRecord(models.Model):
-    """One gateway call. Never holds a prompt, an answer or a key."""
-
-    request_id = models.CharField(max_length=64, unique=True)
-    time = models.DateTimeField(db_index=True)
-    workspace = models.ForeignKey(
-        "workspaces.Workspace", on_delete=models.CASCADE, related_name="usage_records"
-    )
-    model_api = models.ForeignKey(
-        ModelAPI, null=True, on_delete=models.SET_NULL, related_name="usage_records"
-    )
-    model_api_name = models.CharField(max_length=49)
-    caller = models.CharField(max_length=254)  # user email or "service account <name>"
-    api_key_prefix = models.CharField(max_length=16, blank=True)
-    path = models.CharField(max_length=100)
-    status_code = models.PositiveSmallIntegerField()
-    latency_ms = models.FloatField()
-    ttfb_ms = models.FloatField(null=True, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    total_tokens = models.PositiveIntegerField(default=0)
-    streamed = models.BooleanField(default=False)
-    error_type = models.CharField(max_length=64, blank=True)
-    connection_name = models.CharField(max_length=49, blank=True)
-
-    objects = WorkspaceOwnedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-time"]
-        indexes = [models.Index(fields=["model_api", "-time"])]
-
-    def __str__(self) -> str:
-        return f"{self.request_id} {self.model_api_name} {self.status_code}"
-
-
-from .policy_models import *  # noqa: F403,E402

@@ -1,16 +1,13 @@
 """Reads for model APIs. Every selector takes `workspace=` first (or an object that
 already belongs to one); another workspace's model API is the same 404 as a missing one."""
 
-from datetime import datetime, time
-
 from django.conf import settings
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from workspaces.models import Workspace
 
-from .models import ModelAPI, ModelAPIConnection, ModelAPIPolicy, UsageRecord
+from .models import ModelAPI, ModelAPIConnection
 
 
 def endpoint_url(model_api: ModelAPI) -> str:
@@ -31,20 +28,8 @@ def model_apis_for_workspace(*, workspace: Workspace) -> QuerySet[ModelAPI]:
                 ),
             ),
             "events",
-            Prefetch("policy_links", queryset=ModelAPIPolicy.objects.select_related("policy")),
+            "policy_links__policy",
         )
-    )
-
-
-def start_of_today() -> datetime:
-    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-
-
-def model_apis_with_usage(*, workspace: Workspace) -> QuerySet[ModelAPI]:
-    """For the list screen: each model API with `last_call_at` and `calls_today`."""
-    return model_apis_for_workspace(workspace=workspace).annotate(
-        last_call_at=Max("usage_records__time"),
-        calls_today=Count("usage_records", filter=Q(usage_records__time__gte=start_of_today())),
     )
 
 
@@ -63,23 +48,6 @@ def model_api_connections(*, model_api: ModelAPI) -> list:
 def model_api_events(*, model_api: ModelAPI, limit: int | None = None) -> list:
     events = list(model_api.events.all())  # prefetched, oldest first
     return events[-limit:] if limit else events
-
-
-def model_api_last_call(*, model_api: ModelAPI) -> UsageRecord | None:
-    return (
-        UsageRecord.objects.for_workspace(model_api.workspace)
-        .filter(model_api=model_api)
-        .order_by("-time")
-        .first()
-    )
-
-
-def model_api_calls_today(*, model_api: ModelAPI) -> int:
-    return (
-        UsageRecord.objects.for_workspace(model_api.workspace)
-        .filter(model_api=model_api, time__gte=start_of_today())
-        .count()
-    )
 
 
 def model_api_policy_names(*, model_api: ModelAPI) -> list[str]:

@@ -20,11 +20,10 @@ from workspaces.principals import Principal
 from workspaces.services import Conflict, audit_log_record
 
 from .models import ModelAPI, ModelAPIConnection, ModelAPIEvent
+from .policies.services import model_api_set_policies
 
 # Names that would collide with the console's own pages under /<workspace>/models/.
 RESERVED_NAMES = frozenset({"new"})
-# A service account acts without a user row: these stay empty then (the labels say who).
-ACTOR_FIELDS = ["created_by", "updated_by"]
 MAX_LABELS = 64
 MAX_LABEL_KEY_LENGTH = 63
 MAX_LABEL_VALUE_LENGTH = 255
@@ -148,12 +147,16 @@ def model_api_create(
     connections: Sequence[IntegrationConnection],
     model: str,
     actor: Principal,
+    policy_names: Sequence[str] | None = None,
 ) -> ModelAPI:
     """Create a model API on `connections` (in order: the first serves, the others are
-    fallbacks; all of one provider, which becomes the runtime type) calling `model`.
+    fallbacks; all of one provider, which becomes the runtime type) calling `model`,
+    with the policies `policy_names` attached (the caller checks that the actor may
+    attach policies).
 
     Enabled: status DEPLOYING and the deploy check is queued. Disabled: DEACTIVATED.
-    Raises ValidationError for bad input, Conflict when the name is taken.
+    Raises ValidationError for bad input (an unknown policy leaves nothing behind),
+    Conflict when the name is taken.
     """
     if name in RESERVED_NAMES:
         raise ValidationError({"name": f"“{name}” is reserved; choose another name."})
@@ -167,12 +170,9 @@ def model_api_create(
         runtime_type=provider_id,
         runtime_model=_validate_model(model),
         status=Status.DEPLOYING if enabled else Status.DEACTIVATED,
-        created_by_id=actor.user_id,
-        updated_by_id=actor.user_id,
-        created_by_label=actor.label,
-        updated_by_label=actor.label,
     )
-    model_api.full_clean(exclude=ACTOR_FIELDS, validate_constraints=False)
+    model_api.stamp(actor, created=True)
+    model_api.full_clean(validate_constraints=False)
     if ModelAPI.objects.for_workspace(workspace).filter(name=name).exists():
         raise Conflict(f"A model API named “{name}” already exists in this workspace.")
     try:
@@ -202,8 +202,65 @@ def model_api_create(
             "enabled": model_api.enabled,
         },
     )
+    if policy_names:
+        model_api_set_policies(model_api=model_api, policy_names=policy_names, actor=actor)
     _invalidate_routes()
     return model_api
+
+
+def _current_connections(model_api: ModelAPI) -> list[IntegrationConnection]:
+    return [
+        link.connection
+        for link in ModelAPIConnection.objects.filter(model_api=model_api)
+        .select_related("connection")
+        .order_by("position")
+    ]
+
+
+def _apply_changes(model_api: ModelAPI, *, display_name, labels, enabled, model) -> dict:
+    """Set the given fields (None = unchanged) on `model_api`; returns what changed as
+    `{field: [before, after]}`."""
+    wanted = {}
+    if display_name is not None:
+        wanted["display_name"] = display_name.strip() or model_api.name
+    if labels is not None:
+        wanted["labels"] = _validate_labels(labels)
+    if model is not None:
+        wanted["runtime_model"] = _validate_model(model)
+    if enabled is not None:
+        wanted["enabled"] = bool(enabled)
+    changes = {}
+    for field, value in wanted.items():
+        if value != getattr(model_api, field):
+            name = "model" if field == "runtime_model" else field
+            changes[name] = [getattr(model_api, field), value]
+            setattr(model_api, field, value)
+    return changes
+
+
+def _apply_connections(model_api: ModelAPI, current: list, connections) -> dict:
+    """Replace the model API's connections (the provider becomes its runtime type)."""
+    provider_id = _validate_connections(workspace=model_api.workspace, connections=connections)
+    if [c.pk for c in connections] == [c.pk for c in current]:
+        return {}
+    model_api.runtime_type = provider_id
+    _set_connections(model_api, connections)
+    return {"connections": [[c.name for c in current], [c.name for c in connections]]}
+
+
+def _follow_lifecycle(model_api: ModelAPI, changes: dict, serving) -> None:
+    """Disabled → DEACTIVATED; enabled with a new model or connections → a new check."""
+    if not model_api.enabled:
+        if "enabled" in changes:
+            model_api.status = Status.DEACTIVATED
+            _add_event(
+                model_api,
+                type=EventType.DEACTIVATION,
+                status=Status.DEACTIVATED,
+                message="Disabled: the endpoint refuses calls until it is enabled again.",
+            )
+    elif changes.keys() & {"enabled", "model", "connections"}:
+        _start_deploy_check(model_api, serving)
 
 
 @transaction.atomic
@@ -216,8 +273,10 @@ def model_api_update(
     enabled: bool | None = None,
     connections: Sequence[IntegrationConnection] | None = None,
     model: str | None = None,
+    policy_names: Sequence[str] | None = None,
 ) -> ModelAPI:
-    """Change what is given (None = unchanged); the name is immutable.
+    """Change what is given (None = unchanged); the name is immutable. `policy_names`:
+    exactly these policies attached (the caller checks that the actor may).
 
     Disabling → DEACTIVATED (the endpoint refuses calls). Re-enabling, or changing the
     model or the connections of an enabled model API → DEPLOYING and a new check.
@@ -226,60 +285,20 @@ def model_api_update(
     # concurrent edit) must neither be overwritten nor overwrite this change.
     ModelAPI.objects.select_for_update().filter(pk=model_api.pk).values("pk").get()
     model_api.refresh_from_db()
-    current_connections = [
-        link.connection
-        for link in ModelAPIConnection.objects.filter(model_api=model_api)
-        .select_related("connection")
-        .order_by("position")
-    ]
-    changes: dict[str, list] = {}
-
-    if display_name is not None:
-        display_name = display_name.strip() or model_api.name
-        if display_name != model_api.display_name:
-            changes["display_name"] = [model_api.display_name, display_name]
-            model_api.display_name = display_name
-    if labels is not None:
-        labels = _validate_labels(labels)
-        if labels != model_api.labels:
-            changes["labels"] = [model_api.labels, labels]
-            model_api.labels = labels
-    if model is not None:
-        model = _validate_model(model)
-        if model != model_api.runtime_model:
-            changes["model"] = [model_api.runtime_model, model]
-            model_api.runtime_model = model
+    if policy_names is not None:
+        model_api_set_policies(model_api=model_api, policy_names=policy_names, actor=actor)
+    current = _current_connections(model_api)
+    changes = _apply_changes(
+        model_api, display_name=display_name, labels=labels, enabled=enabled, model=model
+    )
     if connections is not None:
-        provider_id = _validate_connections(workspace=model_api.workspace, connections=connections)
-        if [c.pk for c in connections] != [c.pk for c in current_connections]:
-            changes["connections"] = [
-                [c.name for c in current_connections],
-                [c.name for c in connections],
-            ]
-            model_api.runtime_type = provider_id
-            _set_connections(model_api, connections)
-            current_connections = list(connections)
-    if enabled is not None and bool(enabled) != model_api.enabled:
-        changes["enabled"] = [model_api.enabled, bool(enabled)]
-        model_api.enabled = bool(enabled)
-
+        changes.update(_apply_connections(model_api, current, connections))
+        current = list(connections)
     if not changes:
         return model_api
-
-    model_api.updated_by_id = actor.user_id
-    model_api.updated_by_label = actor.label
-    model_api.full_clean(exclude=ACTOR_FIELDS, validate_constraints=False)
-    if not model_api.enabled:
-        if "enabled" in changes:
-            model_api.status = Status.DEACTIVATED
-            _add_event(
-                model_api,
-                type=EventType.DEACTIVATION,
-                status=Status.DEACTIVATED,
-                message="Disabled: the endpoint refuses calls until it is enabled again.",
-            )
-    elif changes.keys() & {"enabled", "model", "connections"}:
-        _start_deploy_check(model_api, current_connections[0])
+    model_api.stamp(actor)
+    model_api.full_clean(validate_constraints=False)
+    _follow_lifecycle(model_api, changes, current[0])
     model_api.save()
     audit_log_record(
         workspace=model_api.workspace,
@@ -309,8 +328,7 @@ def model_api_check_again(*, model_api: ModelAPI, actor: Principal) -> ModelAPI:
         .first()
     )
     _start_deploy_check(model_api, first_link.connection)
-    model_api.updated_by_id = actor.user_id
-    model_api.updated_by_label = actor.label
+    model_api.stamp(actor)
     model_api.save(update_fields=["status", "updated_by", "updated_by_label", "updated_at"])
     _invalidate_routes()
     return model_api

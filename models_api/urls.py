@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import observability_views, views
+from . import views
 
 urlpatterns = [
     path("", views.ModelAPIListView.as_view(), name="model_api_list"),
@@ -14,21 +14,6 @@ urlpatterns = [
         "<slug:name>/check-again/",
         views.ModelAPICheckAgainView.as_view(),
         name="model_api_check_again",
-    ),
-    path(
-        "<slug:name>/logs/",
-        observability_views.ModelAPILogsView.as_view(),
-        name="model_api_logs",
-    ),
-    path(
-        "<slug:name>/metrics/",
-        observability_views.ModelAPIMetricsView.as_view(),
-        name="model_api_metrics",
-    ),
-    path(
-        "<slug:name>/policies/",
-        observability_views.ModelAPIPoliciesView.as_view(),
-        name="model_api_policies",
     ),
     path(
         "<slug:name>/playground/",

@@ -15,38 +15,25 @@ from django.views.generic import FormView, TemplateView
 from integrations.catalog import catalog_search
 from integrations.providers import PROVIDERS
 from integrations.selectors import connections_for_provider, connections_for_workspace
-from workspaces.mixins import WorkspaceMixin
 from workspaces.permissions import Action
 from workspaces.services import Conflict
 
 from . import selectors, services
 from .forms import ModelAPICreateForm, ModelAPIEditForm
+from .mixins import ModelAPIPageMixin, ModelAPIScreenMixin
+from .usage import selectors as usage_selectors
 
 CATALOG_RESULTS_LIMIT = 50
 DEFAULT_PROVIDER = "openai"
-
-
-class ModelAPIScreenMixin(WorkspaceMixin):
-    """Reading needs VIEW_MODEL_APIS, any write MANAGE_MODEL_APIS."""
-
-    required_action = Action.VIEW_MODEL_APIS
-    required_write_action = Action.MANAGE_MODEL_APIS
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(
-            section="models",
-            can_manage=self.can(Action.MANAGE_MODEL_APIS),
-            can_call=self.can(Action.CALL_MODEL_APIS),
-        )
-        return context
 
 
 class ModelAPIListView(ModelAPIScreenMixin, TemplateView):
     template_name = "models_api/list.html"
 
     def get_context_data(self, **kwargs):
-        model_apis = list(selectors.model_apis_with_usage(workspace=self.workspace))
+        model_apis = list(
+            usage_selectors.with_usage(selectors.model_apis_for_workspace(workspace=self.workspace))
+        )
         for model_api in model_apis:
             provider = PROVIDERS.get(model_api.runtime_type)
             model_api.provider_name = provider.display_name if provider else model_api.runtime_type
@@ -173,29 +160,6 @@ def catalog_entry(model) -> dict:
     }
 
 
-class ModelAPIPageMixin(ModelAPIScreenMixin):
-    """A page of one model API (`<name>` in the URL; another workspace's is a 404)."""
-
-    tab = ""
-
-    @cached_property
-    def model_api(self):
-        return selectors.model_api_get(workspace=self.workspace, name=self.kwargs["name"])
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        model_api = self.model_api
-        connections = selectors.model_api_connections(model_api=model_api)
-        context.update(
-            model_api=model_api,
-            connections=connections,
-            provider=PROVIDERS.get(model_api.runtime_type),
-            endpoint_url=selectors.endpoint_url(model_api),
-            tab=self.tab,
-        )
-        return context
-
-
 class ModelAPIOverviewView(ModelAPIPageMixin, TemplateView):
     template_name = "models_api/overview.html"
     tab = "overview"
@@ -203,8 +167,8 @@ class ModelAPIOverviewView(ModelAPIPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
-            last_call=selectors.model_api_last_call(model_api=self.model_api),
-            calls_today=selectors.model_api_calls_today(model_api=self.model_api),
+            last_call=usage_selectors.model_api_last_call(model_api=self.model_api),
+            calls_today=usage_selectors.model_api_calls_today(model_api=self.model_api),
             events=list(reversed(selectors.model_api_events(model_api=self.model_api))),
         )
         return context

@@ -53,6 +53,41 @@ class WorkspaceOwnedQuerySet(models.QuerySet):
         return self.filter(workspace=workspace)
 
 
+class ActorStampedModel(models.Model):
+    """Who created and last changed a row, and when. A service account acts without a
+    user row, so the user links may be empty; the labels always say who (and outlive a
+    deleted user)."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_by_label = models.CharField(max_length=254, blank=True)
+    updated_by_label = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def stamp(self, actor, *, created: bool = False) -> None:
+        """Record `actor` (a `Principal`) as the last to change this row — and as its
+        creator when `created`."""
+        self.updated_by_id, self.updated_by_label = actor.user_id, actor.label
+        if created:
+            self.created_by_id, self.created_by_label = actor.user_id, actor.label
+
+
 class Workspace(models.Model):
     name = models.CharField(
         max_length=40,

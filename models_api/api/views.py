@@ -1,7 +1,6 @@
 """`GET|POST /v0/models`, `GET|PUT|DELETE /v0/models/{name}` (DESIGN.md §8)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -16,7 +15,7 @@ from workspaces.api.base import (
 )
 from workspaces.permissions import Action
 
-from .. import policies, selectors, services
+from .. import selectors, services
 from ..models import ModelAPI
 from ..permissions import MODEL_API_ACTIONS
 from .serializers import ModelInputSerializer, model_api_representation
@@ -31,6 +30,7 @@ API_FIELD_NAMES = {
     "runtime_model": "spec.runtime.model",
     "runtime_type": "spec.runtime.type",
     "enabled": "spec.enabled",
+    "policies": "spec.policies",
 }
 
 
@@ -86,17 +86,6 @@ def _policies_to_set(view, requested: list[str] | None, attached: list[str]) -> 
     return list(requested)
 
 
-def _set_policies(model_api: ModelAPI, names: list[str] | None, actor) -> None:
-    if names is None:
-        return
-    try:
-        policies.model_api_set_policies(model_api=model_api, policy_names=names, actor=actor)
-    except DjangoValidationError as error:
-        raise exceptions.ValidationError(
-            {"spec.policies": " ".join(error.message_dict.get("policies", error.messages))}
-        ) from error
-
-
 class ModelListCreateApi(WorkspaceAPIView):
     """`GET /v0/models`: the workspace's model APIs (plain array, or the paginated
     envelope from `Blaxel-Version: 2026-04-28` on; `q` searches name, display name and
@@ -146,19 +135,17 @@ class ModelListCreateApi(WorkspaceAPIView):
         connections = _resolve_connections(self.workspace, spec["integrationConnections"])
         _check_runtime_type(runtime.get("type"), connections[0].integration)
         try:
-            # One transaction: an unknown policy name leaves no model API behind.
-            with transaction.atomic():
-                model_api = services.model_api_create(
-                    workspace=self.workspace,
-                    name=metadata["name"],
-                    display_name=metadata.get("displayName") or "",
-                    labels=metadata.get("labels") or {},
-                    enabled=spec.get("enabled", True),
-                    connections=connections,
-                    model=runtime["model"],
-                    actor=self.principal,
-                )
-                _set_policies(model_api, policy_names, self.principal)
+            model_api = services.model_api_create(
+                workspace=self.workspace,
+                name=metadata["name"],
+                display_name=metadata.get("displayName") or "",
+                labels=metadata.get("labels") or {},
+                enabled=spec.get("enabled", True),
+                connections=connections,
+                model=runtime["model"],
+                actor=self.principal,
+                policy_names=policy_names,
+            )
         except DjangoValidationError as error:
             raise _as_api_validation_error(error) from error
         return Response(self._representation(model_api.name))
@@ -197,38 +184,37 @@ class ModelDetailApi(WorkspaceAPIView):
         model_api = self._model_api(name)
         serializer = ModelInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        metadata = serializer.validated_data.get("metadata") or {}
-        spec = serializer.validated_data.get("spec") or {}
+        changes = self._changes(model_api, serializer.validated_data)
+        try:
+            services.model_api_update(model_api=model_api, actor=self.principal, **changes)
+        except DjangoValidationError as error:
+            raise _as_api_validation_error(error) from error
+        return Response(model_api_representation(self._model_api(name)))
+
+    def _changes(self, model_api: ModelAPI, validated: dict) -> dict:
+        """A PUT's body → `model_api_update`'s keyword arguments (None = unchanged)."""
+        metadata = validated.get("metadata") or {}
+        spec = validated.get("spec") or {}
         runtime = spec.get("runtime") or {}
         if metadata.get("name") not in (None, model_api.name):
             raise exceptions.ValidationError(
                 {"metadata.name": "The name of a model API cannot be changed."}
             )
-        policy_names = _policies_to_set(
-            self, spec.get("policies"), selectors.model_api_policy_names(model_api=model_api)
-        )
+        attached = selectors.model_api_policy_names(model_api=model_api)
         connections = None
         if spec.get("integrationConnections"):
             connections = _resolve_connections(self.workspace, spec["integrationConnections"])
         provider_id = connections[0].integration if connections else model_api.runtime_type
         _check_runtime_type(runtime.get("type"), provider_id)
-        # Present but null clears the labels; absent leaves them as they are.
-        labels = (metadata.get("labels") or {}) if "labels" in metadata else None
-        with transaction.atomic():  # an unknown policy name changes nothing
-            _set_policies(model_api, policy_names, self.principal)
-            try:
-                services.model_api_update(
-                    model_api=model_api,
-                    actor=self.principal,
-                    display_name=metadata.get("displayName"),
-                    labels=labels,
-                    enabled=spec.get("enabled"),
-                    connections=connections,
-                    model=runtime.get("model"),
-                )
-            except DjangoValidationError as error:
-                raise _as_api_validation_error(error) from error
-        return Response(model_api_representation(self._model_api(name)))
+        return {
+            "display_name": metadata.get("displayName"),
+            # Present but null clears the labels; absent leaves them as they are.
+            "labels": (metadata.get("labels") or {}) if "labels" in metadata else None,
+            "enabled": spec.get("enabled"),
+            "connections": connections,
+            "model": runtime.get("model"),
+            "policy_names": _policies_to_set(self, spec.get("policies"), attached),
+        }
 
     @extend_schema(
         operation_id="deleteModel",

@@ -14,5 +14,5 @@ A request goes through, in order:
    pooled `httpx.AsyncClient` of the process; the next connection is tried on a
    connection error, 429 or 5xx.
 4. `streaming`: server-sent events relayed as they arrive, token usage read on the
-   side; `models_api.usage.record_usage` once the answer is complete.
+   side; `models_api.usage.services.record_call` once the answer is complete.
 """

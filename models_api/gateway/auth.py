@@ -19,13 +19,13 @@ from django.contrib import auth
 from django.core.exceptions import DisallowedHost
 from django.middleware.csrf import CsrfViewMiddleware
 
+from blaxel_console.background import writer
 from workspaces.authentication import raw_key_from_headers
 from workspaces.keys import hash_key
 from workspaces.permissions import Action, role_allows
 from workspaces.principals import Principal
 
 from . import errors, lookups
-from .background import writer
 from .caches import access_cache
 
 LAST_USED_INTERVAL = 60.0  # seconds between two `last_used_at` writes of one key

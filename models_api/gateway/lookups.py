@@ -16,8 +16,9 @@ from integrations.providers import get_provider
 from workspaces.models import ApiKey, Membership, Workspace
 from workspaces.principals import Principal
 
-from ..enforcement import Limit, limits_for_model_api
 from ..models import ModelAPI, ModelAPIConnection
+from ..policies.enforcement import limits_for_model_api
+from ..policies.limits import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Route:
     # Header names (lower-case bytes) a caller may not send because a connection sets
     # them: the provider key, the organization / project that is billed.
     reserved_headers: frozenset[bytes]
-    # The caps of the policies attached to the model API (`models_api.enforcement`).
+    # The caps of the policies attached to the model API (`models_api.policies`).
     policy_limits: tuple[Limit, ...] = ()
 
 

@@ -4,4 +4,4 @@ the gateway's CPU per call); the console's map still includes `/run/` for revers
 
 from django.urls import include, path
 
-urlpatterns = [path("run/", include("models_api.gateway_urls"))]
+urlpatterns = [path("run/", include("models_api.gateway.urls"))]

@@ -2,7 +2,7 @@
 
 Order of checks: the caller (401), the workspace (404) and the caller's access to it
 (403), the model API (404), the path (404) and method (405), enabled (403), the usage
-policies (429, `models_api.enforcement`), the body (400); then the provider. Anything
+policies (429, `models_api.policies.enforcement`), the body (400); then the provider. Anything
 the provider answers — errors included — passes through with its status and body.
 
 How the model is chosen: the model API's configured model is always the one called. A
@@ -27,8 +27,8 @@ from django.utils import timezone
 from integrations.providers import UsageLocation, get_provider
 from workspaces.principals import Principal
 
-from .. import usage
-from ..enforcement import check_policies, count_call_tokens
+from ..policies.enforcement import call_token_increments, check_policies
+from ..usage.services import record_call
 from . import auth, errors, lookups
 from .caches import routing_cache
 from .lookups import Route
@@ -67,7 +67,14 @@ class Call:
         tokens = self.tokens or Tokens()
         # The record as the usage pipeline's JSON-ready payload (`record_payload`), built
         # directly: no model instance per call.
-        usage.record_usage(
+        counter_increments = call_token_increments(
+            self.route.model_api_id,
+            self.route.policy_limits,
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            total_tokens=tokens.total,
+        )
+        record_call(
             {
                 "request_id": self.request_id,
                 "time": self.time.isoformat(),
@@ -86,13 +93,8 @@ class Call:
                 "streamed": self.streamed,
                 "error_type": self.error_type[:64],
                 "connection_name": self.connection_name,
-            }
-        )
-        count_call_tokens(
-            self.route,
-            input_tokens=tokens.input,
-            output_tokens=tokens.output,
-            total_tokens=tokens.total,
+            },
+            counter_increments,
         )
 
 
@@ -189,69 +191,69 @@ def _check_request(request, route: Route, path: str) -> str:
 
 async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse:
     method = _check_request(request, route, path)
-    denial = await check_policies(route, call.principal)
-    if denial is not None:
-        raise errors.GatewayError(
-            429,
-            denial.message,
-            type=denial.openai_error()["error"]["type"],
-            code="rate_limit_exceeded",
-            headers=denial.headers(),
-        )
+    await _check_policies(route, call.principal)
     provider = get_provider(route.provider_id)
     usage_location = provider.usage if provider else _DEFAULT_USAGE
-    content = None
-    strip_usage_chunk = False
+    prepared = None
     if method == "POST":
-        raw_body = getattr(request, "raw_body", None)
-        if raw_body is None:
-            raw_body = request.read()
         prepared = prepare_body(
-            raw_body,
+            request.raw_body,
             model=route.model,
             path=path,
             usage_request=usage_location.stream_usage_request,
         )
-        content, strip_usage_chunk = prepared.content, prepared.strip_usage_chunk
     upstream_response, upstream = await open_upstream(
         route,
         method=method,
         path=path,
-        query=request.scope.get("query_string", b"") if hasattr(request, "scope") else b"",
-        headers=forward_headers(_raw_headers(request), route.reserved_headers),
-        content=content,
+        query=request.scope.get("query_string", b""),
+        headers=forward_headers(request.scope["headers"], route.reserved_headers),
+        content=prepared.content if prepared else None,
     )
     call.connection_name = upstream.connection_name
     call.status = upstream_response.status_code
     headers = headers_for_client(upstream_response)
     headers["X-Blaxel-Request-Id"] = call.request_id
     if upstream_response.headers.get("content-type", "").startswith("text/event-stream"):
-        call.streamed = True
+        strip_usage_chunk = bool(prepared and prepared.strip_usage_chunk)
         reader = SSEUsageReader(usage_location, strip_usage_chunk=strip_usage_chunk)
-        response = RelayResponse(
-            _relay(upstream_response, reader, call),
-            status=upstream_response.status_code,
+        return _streamed_answer(upstream_response, reader, headers, call)
+    body = await _read_answer(upstream_response)
+    call.first_byte()
+    if upstream_response.status_code < 400:
+        if method == "GET" and path == route.models_path:
+            body = _only_configured_model(body, route)
+        call.tokens = usage_from_body(body, usage_location)
+    else:
+        call.error_type = _upstream_error_type(upstream_response.status_code, body)
+    call.record()
+    return _plain_answer(body, upstream_response.status_code, headers)
+
+
+async def _check_policies(route: Route, principal: Principal) -> None:
+    denial = await check_policies(route, principal)
+    if denial is not None:
+        raise errors.GatewayError(
+            429,
+            denial.message,
+            type=denial.error_type,
+            code="rate_limit_exceeded",
+            headers=denial.headers(),
         )
-        for name, value in {**headers, **_STREAM_HEADERS}.items():
-            response[name] = value
-        return response
+
+
+async def _read_answer(upstream_response: httpx.Response) -> bytes:
     try:
-        body = await upstream_response.aread()
+        return await upstream_response.aread()
     except httpx.TimeoutException as error:
         raise errors.gateway_timeout("The provider did not finish its answer in time.") from error
     except httpx.TransportError as error:
         raise errors.bad_gateway("The provider broke off its answer.") from error
     finally:
         await upstream_response.aclose()
-    call.first_byte()
-    status = upstream_response.status_code
-    if status < 400:
-        if method == "GET" and path == route.models_path:
-            body = _only_configured_model(body, route)
-        call.tokens = usage_from_body(body, usage_location)
-    else:
-        call.error_type = _upstream_error_type(status, body)
-    call.record()
+
+
+def _plain_answer(body: bytes, status: int, headers: dict) -> HttpResponse:
     response = HttpResponse(body, status=status)
     if "content-type" not in headers:
         del response["Content-Type"]
@@ -261,15 +263,14 @@ async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse
     return response
 
 
-def _raw_headers(request) -> list[tuple[bytes, bytes]]:
-    scope = getattr(request, "scope", None)
-    if scope is not None:
-        return scope["headers"]
-    # Not under ASGI (a test client): rebuild the header list from the WSGI environ.
-    return [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in request.headers.items()
-    ]
+def _streamed_answer(upstream_response, reader: SSEUsageReader, headers: dict, call: Call):
+    call.streamed = True
+    response = RelayResponse(
+        _relay(upstream_response, reader, call), status=upstream_response.status_code
+    )
+    for name, value in {**headers, **_STREAM_HEADERS}.items():
+        response[name] = value
+    return response
 
 
 def _only_configured_model(body: bytes, route: Route) -> bytes:

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 
+from blaxel_console import redis
 from integrations.models import IntegrationConnection
-from models_api import enforcement
-from models_api.models import ModelAPI, ModelAPIConnection, UsageRecord
+from models_api.models import ModelAPI, ModelAPIConnection
+from models_api.policies import enforcement
+from models_api.usage.models import UsageRecord
 
 __all__ = ["_fresh_counters", "bare_model_api", "isolated_usage_queue"]
 
@@ -31,9 +33,9 @@ def isolated_usage_queue(settings):
     settings.USAGE_QUEUE_KEY = f"usage-test-{uuid.uuid4().hex[:8]}"
     yield settings.USAGE_QUEUE_KEY
     if settings.REDIS_URL:
-        from models_api.usage_pipeline import lock_key, processing_key, queue_key
+        from models_api.usage.queue import lock_key, processing_key, queue_key
 
-        enforcement.sync_redis().delete(queue_key(), processing_key(), lock_key())
+        redis.sync_client().delete(queue_key(), processing_key(), lock_key())
 
 
 @pytest.fixture

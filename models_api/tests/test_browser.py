@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from conftest import PASSWORD, screenshot, subprocess_env, wait_until
 from integrations.fake_openai import ANSWER
-from models_api.models import ModelAPI, UsageRecord
+from models_api.models import ModelAPI
+from models_api.usage.models import UsageRecord
 
 from .model_api_fixtures import *  # noqa: F403
 

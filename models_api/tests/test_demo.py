@@ -79,7 +79,7 @@ def _curl_command(printed: list[str]) -> str:
 
 @pytest.mark.live
 def test_demo_command_serves_and_its_curl_call_works(transactional_db):
-    from models_api import usage
+    from models_api.usage import services as usage
 
     port, fake_port = free_port(), free_port()
     # Loopback is NOT allowed by the environment: the demo must allow it by itself.

@@ -11,9 +11,11 @@ import openai
 import pytest
 from django.conf import settings as django_settings
 
+from blaxel_console import redis
 from conftest import run_asgi_server, run_async, wait_until
-from models_api import enforcement, usage, usage_pipeline
-from models_api.models import UsageRecord
+from models_api.usage import queue
+from models_api.usage import services as usage
+from models_api.usage.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
 
@@ -685,9 +687,9 @@ def test_a_stopped_gateway_sends_the_usage_records_it_still_held(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}]
             )
             time.sleep(0.5)
-            assert usage_pipeline.queue_depth() == 0  # still in the gateway's buffer
+            assert queue.queue_depth() == 0  # still in the gateway's buffer
         # Leaving the block stopped the server (SIGTERM: the ASGI lifespan shutdown).
-        (queued,) = enforcement.sync_redis().lrange(usage_pipeline.queue_key(), 0, -1)
+        (queued,) = redis.sync_client().lrange(queue.queue_key(), 0, -1)
         assert json.loads(queued)["model_api_name"] == "my-gpt"
     finally:
-        enforcement.sync_redis().delete(usage_pipeline.queue_key(), usage_pipeline.trigger_key())
+        redis.sync_client().delete(queue.queue_key(), queue.trigger_key())

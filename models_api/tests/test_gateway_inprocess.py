@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 
 from blaxel_console import cache_versions
 from conftest import run_async
-from models_api import usage
 from models_api.gateway import caches, upstream
 from models_api.gateway.handler import GatewayASGIHandler
-from models_api.models import UsageRecord
+from models_api.usage import services as usage
+from models_api.usage.models import UsageRecord
 
 from .gateway_fixtures import *  # noqa: F403
 
@@ -243,7 +243,7 @@ def test_expired_key_stops_although_cached(handler, acme_model_api, member_user,
 def test_last_used_at_is_written_in_the_background(
     handler, acme_model_api, member_user, personal_key
 ):
-    from models_api.gateway import background
+    from blaxel_console import background
     from workspaces.models import ApiKey
 
     key = personal_key(member_user)

@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 
 from blaxel_console import cache_versions
 from models_api import services, tasks
-from models_api.models import ModelAPI, ModelAPIEvent, UsageRecord
+from models_api.models import ModelAPI, ModelAPIEvent
+from models_api.usage.models import UsageRecord
 from workspaces.models import AuditLogEntry
 from workspaces.principals import Principal
 from workspaces.services import Conflict

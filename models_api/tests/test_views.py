@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from models_api import tasks
-from models_api.models import ModelAPI, UsageRecord
+from models_api.models import ModelAPI
 from models_api.services import model_api_create
+from models_api.usage.models import UsageRecord
 from workspaces.principals import Principal
 
 from .model_api_fixtures import *  # noqa: F403

@@ -1,0 +1,73 @@
+"""`GET|POST /v0/policies`, `GET|PUT|DELETE /v0/policies/{name}` (DESIGN.md §8)."""
+
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from workspaces.api.base import LIST_PARAMETERS, WorkspaceAPIView, list_response
+from workspaces.api.representation import operation
+
+from .. import selectors, services
+from ..models import Policy
+from ..permissions import POLICY_ACTIONS
+from .serializers import PolicyInput, policy_representation
+
+
+class PolicyListCreateApi(WorkspaceAPIView):
+    required_actions = POLICY_ACTIONS
+
+    @operation("listPolicies", "policies", *LIST_PARAMETERS)
+    def get(self, request):
+        return list_response(
+            request,
+            selectors.policies_for_workspace(workspace=self.workspace),
+            policy_representation,
+            search_fields=("name", "display_name"),
+        )
+
+    @operation("createPolicy", "policies", request=PolicyInput)
+    def post(self, request):
+        serializer = PolicyInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = serializer.validated_data["metadata"].get("name")
+        if not name:
+            raise serializers.ValidationError({"metadata": {"name": "This field is required."}})
+        policy = services.policy_create(
+            workspace=self.workspace,
+            name=name,
+            actor=self.principal,
+            **serializer.service_fields(),
+        )
+        return Response(policy_representation(policy, model_api_count=0))
+
+
+class PolicyDetailApi(WorkspaceAPIView):
+    required_actions = POLICY_ACTIONS
+
+    def get_policy(self, name: str) -> Policy:
+        return selectors.policy_get(workspace=self.workspace, name=name)
+
+    @operation("getPolicy", "policies")
+    def get(self, request, name):
+        return Response(policy_representation(self.get_policy(name)))
+
+    @operation("updatePolicy", "policies", request=PolicyInput)
+    def put(self, request, name):
+        policy = self.get_policy(name)
+        serializer = PolicyInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sent_name = serializer.validated_data["metadata"].get("name")
+        if sent_name and sent_name != name:
+            raise serializers.ValidationError(
+                {"metadata": {"name": "A policy's name cannot be changed."}}
+            )
+        policy = services.policy_update(
+            policy=policy, actor=self.principal, **serializer.service_fields()
+        )
+        return Response(policy_representation(policy))
+
+    @operation("deletePolicy", "policies")
+    def delete(self, request, name):
+        policy = self.get_policy(name)
+        representation = policy_representation(policy)
+        services.policy_delete(policy=policy, actor=self.principal)
+        return Response(representation)

@@ -1,0 +1,101 @@
+"""Forms of the policy screens. They only validate; the services write."""
+
+from django import forms
+
+from models_api.models import model_api_name_validator
+
+from .models import Policy
+
+
+class PolicyForm(forms.Form):
+    """Create or edit a policy. The name is asked only on creation (it is immutable)."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=49,
+        validators=[model_api_name_validator],
+        help_text="Lowercase letters, digits and hyphens. Cannot be changed later.",
+    )
+    display_name = forms.CharField(label="Display name", max_length=63, required=False)
+    type = forms.ChoiceField(
+        label="Type",
+        choices=Policy.Type.choices,
+        widget=forms.RadioSelect,
+        initial=Policy.Type.MAX_TOKEN,
+    )
+    granularity = forms.ChoiceField(
+        label="Token window",
+        choices=Policy.Granularity.choices,
+        initial=Policy.Granularity.DAY,
+        required=False,
+        help_text="Windows are calendar-aligned in UTC (e.g. a day starts at 00:00 UTC).",
+    )
+    step = forms.IntegerField(
+        label="Window length (in units of the window)",
+        min_value=1,
+        initial=1,
+        required=False,
+        help_text="1 = one minute / hour / day / month; 5 with “minute” = five minutes.",
+    )
+    max_input_tokens = forms.IntegerField(
+        label="Input tokens cap", min_value=0, initial=0, required=False, help_text="0 = no cap."
+    )
+    max_output_tokens = forms.IntegerField(
+        label="Output tokens cap", min_value=0, initial=0, required=False, help_text="0 = no cap."
+    )
+    max_total_tokens = forms.IntegerField(
+        label="Total tokens cap", min_value=0, initial=0, required=False, help_text="0 = no cap."
+    )
+    requests_per_minute = forms.IntegerField(
+        label="Requests per minute", min_value=1, required=False
+    )
+    per_caller = forms.BooleanField(
+        label="Count each caller key separately",
+        required=False,
+        help_text="Unchecked: one budget shared by every caller of the model API.",
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["name"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("type") == Policy.Type.RATE_LIMIT:
+            if not cleaned.get("requests_per_minute"):
+                self.add_error("requests_per_minute", "A rate limit needs requests per minute.")
+        elif cleaned.get("type") == Policy.Type.MAX_TOKEN:
+            if not cleaned.get("granularity"):
+                self.add_error("granularity", "Choose the window the caps apply to.")
+            caps = [cleaned.get(f) for f in ("max_input_tokens", "max_output_tokens")]
+            if not any([*caps, cleaned.get("max_total_tokens")]):
+                self.add_error("max_total_tokens", "Set at least one cap above 0.")
+        return cleaned
+
+    def service_fields(self) -> dict:
+        """Keyword arguments for `policies.policy_create` / `policy_update`."""
+        data = self.cleaned_data
+        return {
+            "display_name": data.get("display_name") or "",
+            "type": data["type"],
+            "granularity": data.get("granularity") or Policy.Granularity.MINUTE,
+            "step": data.get("step") or 1,
+            "max_input_tokens": data.get("max_input_tokens") or 0,
+            "max_output_tokens": data.get("max_output_tokens") or 0,
+            "max_total_tokens": data.get("max_total_tokens") or 0,
+            "requests_per_minute": data.get("requests_per_minute") or 0,
+            "per_caller": bool(data.get("per_caller")),
+        }
+
+
+class ModelAPIPoliciesForm(forms.Form):
+    """Which of the workspace's policies apply to a model API (admins)."""
+
+    policies = forms.MultipleChoiceField(
+        label="Attached policies", required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, policy_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["policies"].choices = list(policy_choices)
