@@ -14,7 +14,7 @@ bench:
 	python3 dev.py bench
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .

@@ -1,6 +1,7 @@
 """Reads. Every selector of workspace-owned data takes `workspace=` first; another
 workspace's connection is the same 404 as a missing one."""
 
+from django.apps import apps
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
@@ -33,9 +34,10 @@ def connection_get(*, workspace: Workspace, name: str) -> IntegrationConnection:
 
 
 def model_apis_using_connection(*, connection: IntegrationConnection):
-    """The model APIs that route through `connection` (via `ModelAPIConnection` links)."""
-    from models_api.models import ModelAPI
-
+    """The model APIs that route through `connection` (via `ModelAPIConnection` links).
+    Reached through Django's app registry: model APIs are built on integrations, not the
+    other way round."""
+    ModelAPI = apps.get_model("models_api", "ModelAPI")  # noqa: N806 (a model class)
     return (
         ModelAPI.objects.for_workspace(connection.workspace)
         .filter(connection_links__connection=connection)
