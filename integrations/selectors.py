@@ -37,7 +37,7 @@ def model_apis_using_connection(*, connection: IntegrationConnection):
     """The model APIs that route through `connection` (via `ModelAPIConnection` links).
     Reached through Django's app registry: model APIs are built on integrations, not the
     other way round."""
-    ModelAPI = apps.get_model("models_api", "ModelAPI")  # noqa: N806 (a model class)
+    ModelAPI = apps.get_model("models_api", "ModelAPI")
     return (
         ModelAPI.objects.for_workspace(connection.workspace)
         .filter(connection_links__connection=connection)
