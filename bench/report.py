@@ -39,7 +39,7 @@ def _ratio_check(name, ours, theirs, *, at_least=None, at_most=None, unit=""):
 
 
 def evaluate_targets(results: dict) -> list[dict]:
-    """Issue 6's targets, each: value, limit, passed (None = not measured in this run)."""
+    """The benchmark's targets, each: value, limit, passed (None = not measured in this run)."""
     checks = []
 
     def figure(target, scenario, connections, key):

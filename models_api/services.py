@@ -21,12 +21,10 @@ from workspaces.services import Conflict, audit_log_record
 
 from .models import ModelAPI, ModelAPIConnection, ModelAPIEvent
 from .policies.services import model_api_set_policies
+from .validation import validate_connections, validate_labels, validate_model
 
 # Names that would collide with the console's own pages under /<workspace>/models/.
 RESERVED_NAMES = frozenset({"new"})
-MAX_LABELS = 64
-MAX_LABEL_KEY_LENGTH = 63
-MAX_LABEL_VALUE_LENGTH = 255
 
 Status = ModelAPI.Status
 
@@ -34,66 +32,6 @@ Status = ModelAPI.Status
 class EventType:
     DEPLOYMENT = "Deployment"
     DEACTIVATION = "Deactivation"
-
-
-# --- validation helpers --------------------------------------------------------------------
-
-
-def _validate_labels(labels) -> dict[str, str]:
-    if labels is None:
-        return {}
-    if not isinstance(labels, dict):
-        raise ValidationError({"labels": "Labels must be an object of string keys and values."})
-    if len(labels) > MAX_LABELS:
-        raise ValidationError({"labels": f"At most {MAX_LABELS} labels."})
-    for key, value in labels.items():
-        if not isinstance(key, str) or not key or len(key) > MAX_LABEL_KEY_LENGTH:
-            raise ValidationError(
-                {"labels": f"Label keys are non-empty strings of at most {MAX_LABEL_KEY_LENGTH} "
-                 "characters."}
-            )  # fmt: skip
-        if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE_LENGTH:
-            raise ValidationError(
-                {"labels": f"Label “{key}”: values are strings of at most "
-                 f"{MAX_LABEL_VALUE_LENGTH} characters."}
-            )  # fmt: skip
-    return dict(labels)
-
-
-def _validate_connections(
-    *, workspace: Workspace, connections: Sequence[IntegrationConnection]
-) -> str:
-    """Checks the connection list and returns the provider id they share."""
-    if not connections:
-        raise ValidationError({"connections": "Choose at least one integration connection."})
-    seen: set[int] = set()
-    for connection in connections:
-        if connection.workspace_id != workspace.pk:
-            # Never say that the connection exists elsewhere.
-            raise ValidationError(
-                {"connections": f"No integration connection “{connection.name}” in this workspace."}
-            )
-        if connection.pk in seen:
-            raise ValidationError(
-                {"connections": f"The connection “{connection.name}” is listed twice."}
-            )
-        seen.add(connection.pk)
-    provider_ids = {connection.integration for connection in connections}
-    if len(provider_ids) > 1:
-        raise ValidationError(
-            {"connections": "All connections of a model API must be of the same provider "
-             f"(got {', '.join(sorted(provider_ids))})."}
-        )  # fmt: skip
-    provider_id = provider_ids.pop()
-    if get_provider(provider_id) is None:
-        raise ValidationError({"connections": f"Unknown provider “{provider_id}”."})
-    return provider_id
-
-
-def _validate_model(model) -> str:
-    if not isinstance(model, str) or not model.strip():
-        raise ValidationError({"model": "Choose the provider's model to call."})
-    return model.strip()
 
 
 def _add_event(model_api: ModelAPI, *, type: str, status: str, message: str) -> ModelAPIEvent:
@@ -160,15 +98,15 @@ def model_api_create(
     """
     if name in RESERVED_NAMES:
         raise ValidationError({"name": f"“{name}” is reserved; choose another name."})
-    provider_id = _validate_connections(workspace=workspace, connections=connections)
+    provider_id = validate_connections(workspace=workspace, connections=connections)
     model_api = ModelAPI(
         workspace=workspace,
         name=name,
         display_name=(display_name or "").strip() or name,
-        labels=_validate_labels(labels),
+        labels=validate_labels(labels),
         enabled=bool(enabled),
         runtime_type=provider_id,
-        runtime_model=_validate_model(model),
+        runtime_model=validate_model(model),
         status=Status.DEPLOYING if enabled else Status.DEACTIVATED,
     )
     model_api.stamp(actor, created=True)
@@ -224,9 +162,9 @@ def _apply_changes(model_api: ModelAPI, *, display_name, labels, enabled, model)
     if display_name is not None:
         wanted["display_name"] = display_name.strip() or model_api.name
     if labels is not None:
-        wanted["labels"] = _validate_labels(labels)
+        wanted["labels"] = validate_labels(labels)
     if model is not None:
-        wanted["runtime_model"] = _validate_model(model)
+        wanted["runtime_model"] = validate_model(model)
     if enabled is not None:
         wanted["enabled"] = bool(enabled)
     changes = {}
@@ -240,7 +178,7 @@ def _apply_changes(model_api: ModelAPI, *, display_name, labels, enabled, model)
 
 def _apply_connections(model_api: ModelAPI, current: list, connections) -> dict:
     """Replace the model API's connections (the provider becomes its runtime type)."""
-    provider_id = _validate_connections(workspace=model_api.workspace, connections=connections)
+    provider_id = validate_connections(workspace=model_api.workspace, connections=connections)
     if [c.pk for c in connections] == [c.pk for c in current]:
         return {}
     model_api.runtime_type = provider_id
