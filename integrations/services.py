@@ -114,9 +114,9 @@ def _queue_validation(connection: IntegrationConnection) -> None:
     from .tasks import validate_connection
 
     connection_id, version = connection.pk, connection.secret_version
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
 
     def after_commit():
-        cache_versions.bump(cache_versions.ROUTING)
         try:
             validate_connection.delay(connection_id, version)
         except Exception:  # the broker is down: the periodic recheck will pick it up
@@ -274,7 +274,7 @@ def integration_connection_update(
     if rotated or recheck:
         _queue_validation(connection)
     else:
-        transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
+        cache_versions.bump_on_commit(cache_versions.ROUTING)
     return connection
 
 
@@ -299,7 +299,7 @@ def integration_connection_delete(
     except ProtectedError:  # a model API linked it since the check above
         _refuse_if_used(connection)
         raise
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return connection
 
 

@@ -118,7 +118,7 @@ def workspace_delete(*, workspace: Workspace, actor: Principal) -> None:
         target_label=workspace.name,
     )
     workspace.delete()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
 
 
 # --- team ------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: Principa
         raise Conflict("The last admin of a workspace cannot be demoted.")
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
     audit_log_record(
         workspace=membership.workspace,
         actor=actor,
@@ -289,7 +289,7 @@ def membership_remove(*, membership: Membership, actor: Principal) -> Membership
         changes={"role": membership.role},
     )
     membership.delete()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
     return membership
 
 
@@ -349,7 +349,7 @@ def service_account_update(
     ):
         raise Conflict(f"A service account named “{service_account.name}” already exists.")
     service_account.save()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
     audit_log_record(
         workspace=service_account.workspace,
         actor=actor,
@@ -371,7 +371,7 @@ def service_account_delete(*, service_account: ServiceAccount, actor: Principal)
         target_label=service_account.name,
     )
     service_account.delete()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
 
 
 def _api_key_expiry(expires_in: str):
@@ -430,7 +430,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Principal) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
-        transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+        cache_versions.bump_on_commit(cache_versions.ACCESS)
         if api_key.service_account_id is not None:
             audit_log_record(
                 workspace=api_key.service_account.workspace,
