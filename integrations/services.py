@@ -10,14 +10,14 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
 from blaxel_console import cache_versions
 from workspaces.models import Workspace
 from workspaces.principals import Principal
-from workspaces.services import Conflict, audit_log_record
+from workspaces.services import Conflict, audit_log_record, save_new_or_conflict
 
 from . import selectors
 from .models import IntegrationConnection, mask_secret
@@ -181,13 +181,11 @@ def integration_connection_create(
             errors.setdefault(key, []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    if selectors.connections_for_workspace(workspace=workspace).filter(name=name).exists():
-        raise Conflict(f"An integration connection named “{name}” already exists.")
-    try:
-        with transaction.atomic():
-            connection.save()
-    except IntegrityError as error:  # a concurrent create won the race for the name
-        raise Conflict(f"An integration connection named “{name}” already exists.") from error
+    save_new_or_conflict(
+        connection,
+        duplicates=selectors.connections_for_workspace(workspace=workspace).filter(name=name),
+        message=f"An integration connection named “{name}” already exists.",
+    )
     audit_log_record(
         workspace=workspace,
         actor=actor,

@@ -2,7 +2,8 @@
 
 Services raise `django.core.exceptions.ValidationError` for bad input and
 `workspaces.services.Conflict` for a state conflict (HTTP 409); the HTML views and the
-REST API turn those into field errors / JSON errors.
+REST API turn those into field errors / JSON errors. `save_new_or_conflict` stores a new
+object whose name must be free, in any app's services.
 """
 
 import secrets
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Model, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -36,6 +38,25 @@ API_KEY_EXPIRY = {
 
 class Conflict(Exception):
     """The request conflicts with the current state (HTTP 409)."""
+
+
+def save_new_or_conflict(instance: Model, *, duplicates: QuerySet, message: str) -> Model:
+    """Save a new, validated `instance`, or raise `Conflict(message)` when its name is taken.
+
+    `duplicates` selects the rows that already hold the name (e.g. the workspace's
+    connections with that name). Checking them first answers the common case without
+    a failed insert; the savepoint catches a concurrent create that wins the race after
+    the check (the unique constraint's `IntegrityError`) and keeps the caller's
+    transaction usable.
+    """
+    if duplicates.exists():
+        raise Conflict(message)
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        raise Conflict(message) from error
+    return instance
 
 
 # --- audit -----------------------------------------------------------------------------
@@ -314,9 +335,11 @@ def service_account_create(
     )
     # `created_by` is empty when a service account acts (it is not a user).
     account.full_clean(exclude=["created_by"], validate_constraints=False)
-    if selectors.service_accounts_for_workspace(workspace=workspace).filter(name=name).exists():
-        raise Conflict(f"A service account named “{name}” already exists.")
-    account.save()
+    save_new_or_conflict(
+        account,
+        duplicates=selectors.service_accounts_for_workspace(workspace=workspace).filter(name=name),
+        message=f"A service account named “{name}” already exists.",
+    )
     audit_log_record(
         workspace=workspace,
         actor=actor,
