@@ -10,6 +10,7 @@ so the same code is correct there too.
 import time
 
 from django.core.cache import cache
+from django.db import transaction
 
 ACCESS = "access"  # keys, memberships, service accounts, workspaces
 ROUTING = "routing"  # model APIs, connections, provider secrets, policies
@@ -24,6 +25,15 @@ def bump(namespace: str) -> None:
     # A timestamp rather than incr(): works whether or not the key exists yet, and a
     # lost race between two writers still yields a new value.
     cache.set(_key(namespace), time.time_ns(), timeout=None)
+
+
+def bump_on_commit(namespace: str) -> None:
+    """Invalidate `namespace` once the current transaction commits (at once outside one).
+
+    Bumping earlier would let another process reload the old rows before the write is
+    visible and keep them until the next bump; a rolled-back write bumps nothing.
+    """
+    transaction.on_commit(lambda: bump(namespace))
 
 
 def current(namespace: str) -> int:

@@ -10,14 +10,14 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
 from blaxel_console import cache_versions
 from workspaces.models import Workspace
 from workspaces.principals import Principal
-from workspaces.services import Conflict, audit_log_record
+from workspaces.services import Conflict, audit_log_record, save_new_or_conflict
 
 from . import selectors
 from .models import IntegrationConnection, mask_secret
@@ -114,9 +114,9 @@ def _queue_validation(connection: IntegrationConnection) -> None:
     from .tasks import validate_connection
 
     connection_id, version = connection.pk, connection.secret_version
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
 
     def after_commit():
-        cache_versions.bump(cache_versions.ROUTING)
         try:
             validate_connection.delay(connection_id, version)
         except Exception:  # the broker is down: the periodic recheck will pick it up
@@ -181,13 +181,11 @@ def integration_connection_create(
             errors.setdefault(key, []).extend(messages)
     if errors:
         raise ValidationError(errors)
-    if selectors.connections_for_workspace(workspace=workspace).filter(name=name).exists():
-        raise Conflict(f"An integration connection named “{name}” already exists.")
-    try:
-        with transaction.atomic():
-            connection.save()
-    except IntegrityError as error:  # a concurrent create won the race for the name
-        raise Conflict(f"An integration connection named “{name}” already exists.") from error
+    save_new_or_conflict(
+        connection,
+        duplicates=selectors.connections_for_workspace(workspace=workspace).filter(name=name),
+        message=f"An integration connection named “{name}” already exists.",
+    )
     audit_log_record(
         workspace=workspace,
         actor=actor,
@@ -274,7 +272,7 @@ def integration_connection_update(
     if rotated or recheck:
         _queue_validation(connection)
     else:
-        transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
+        cache_versions.bump_on_commit(cache_versions.ROUTING)
     return connection
 
 
@@ -299,7 +297,7 @@ def integration_connection_delete(
     except ProtectedError:  # a model API linked it since the check above
         _refuse_if_used(connection)
         raise
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return connection
 
 

@@ -6,14 +6,13 @@ refuses a member's POST with 403). Another workspace's connection is a 404.
 """
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.generic import TemplateView
 
-from workspaces.forms import add_service_error
+from workspaces.forms import submit_form
 from workspaces.mixins import WorkspaceMixin
 from workspaces.services import Conflict
 
@@ -46,6 +45,16 @@ class IntegrationsMixin(WorkspaceMixin):
         add_never_cache_headers(response)
         return response
 
+    def connection_url(self, connection: IntegrationConnection) -> str:
+        return reverse(
+            "integration_connection",
+            kwargs={
+                "workspace": self.workspace.name,
+                "provider": connection.integration,
+                "name": connection.name,
+            },
+        )
+
 
 class ProviderMixin(IntegrationsMixin):
     def dispatch(self, request, *args, **kwargs):
@@ -66,16 +75,6 @@ class ConnectionMixin(ProviderMixin):
         if connection.integration != self.provider.id:
             raise Http404("No such connection for this provider.")
         return connection
-
-    def connection_url(self, connection: IntegrationConnection) -> str:
-        return reverse(
-            "integration_connection",
-            kwargs={
-                "workspace": self.workspace.name,
-                "provider": connection.integration,
-                "name": connection.name,
-            },
-        )
 
 
 class IntegrationsView(IntegrationsMixin, TemplateView):
@@ -115,34 +114,26 @@ class ConnectionCreateView(ProviderMixin, TemplateView):
 
     def post(self, request, workspace, provider):
         form = ConnectionCreateForm(request.POST, provider=self.provider)
-        if form.is_valid():
-            try:
-                connection = services.integration_connection_create(
-                    workspace=self.workspace,
-                    name=form.cleaned_data["name"],
-                    display_name=form.cleaned_data["display_name"],
-                    integration=self.provider.id,
-                    config=form.config(),
-                    secret=form.secret(),
-                    actor=self.principal,
-                )
-            except ValidationError as error:
-                add_service_error(form, error)
-            except Conflict as error:
-                add_service_error(form, str(error), field="name")
-            else:
-                messages.success(
-                    request,
-                    f"Integration “{connection.name}” created. Its key is being checked "
-                    f"with {self.provider.display_name}.",
-                )
-                return redirect(
-                    "integration_connection",
-                    workspace=self.workspace.name,
-                    provider=self.provider.id,
-                    name=connection.name,
-                )
-        return self.render_to_response(self.get_context_data(form=form))
+        connection = submit_form(form, lambda: self.create_connection(form), error_field="name")
+        if connection is None:
+            return self.render_to_response(self.get_context_data(form=form))
+        messages.success(
+            request,
+            f"Integration “{connection.name}” created. Its key is being checked "
+            f"with {self.provider.display_name}.",
+        )
+        return redirect(self.connection_url(connection))
+
+    def create_connection(self, form: ConnectionCreateForm) -> IntegrationConnection:
+        return services.integration_connection_create(
+            workspace=self.workspace,
+            name=form.cleaned_data["name"],
+            display_name=form.cleaned_data["display_name"],
+            integration=self.provider.id,
+            config=form.config(),
+            secret=form.secret(),
+            actor=self.principal,
+        )
 
 
 class ConnectionDetailView(ConnectionMixin, TemplateView):
@@ -159,14 +150,15 @@ class ConnectionDetailView(ConnectionMixin, TemplateView):
         ]
         if context["can_manage"]:
             context.setdefault("rotate_form", RotateKeyForm(provider=self.provider))
-            context.setdefault(
-                "settings_form",
-                ConnectionSettingsForm(
-                    provider=self.provider,
-                    initial={"display_name": connection.display_name, **connection.config},
-                ),
-            )
+            context.setdefault("settings_form", self.settings_form(connection))
         return context
+
+    def settings_form(self, connection: IntegrationConnection) -> ConnectionSettingsForm:
+        """The settings form filled with what the connection holds now."""
+        return ConnectionSettingsForm(
+            provider=self.provider,
+            initial={"display_name": connection.display_name, **connection.config},
+        )
 
 
 class ConnectionStatusView(ConnectionMixin, TemplateView):
@@ -211,39 +203,35 @@ class ConnectionRotateView(ConnectionFormView):
     def post(self, request, workspace, provider, name):
         connection = self.get_connection()
         form = RotateKeyForm(request.POST, provider=self.provider)
-        if form.is_valid():
-            try:
-                services.integration_connection_update(
-                    connection=connection, actor=self.principal, secret=form.secret()
-                )
-            except ValidationError as error:
-                add_service_error(form, error)
-            else:
-                messages.success(
-                    request, "Key replaced. The connection is being checked with the new key."
-                )
-                return redirect(self.connection_url(connection))
-        return self.render_to_response(self.get_context_data(rotate_form=form))
+        rotated = submit_form(
+            form,
+            lambda: services.integration_connection_update(
+                connection=connection, actor=self.principal, secret=form.secret()
+            ),
+        )
+        if rotated is None:
+            return self.render_to_response(self.get_context_data(rotate_form=form))
+        messages.success(request, "Key replaced. The connection is being checked with the new key.")
+        return redirect(self.connection_url(connection))
 
 
 class ConnectionSettingsView(ConnectionFormView):
     def post(self, request, workspace, provider, name):
         connection = self.get_connection()
         form = ConnectionSettingsForm(request.POST, provider=self.provider)
-        if form.is_valid():
-            try:
-                services.integration_connection_update(
-                    connection=connection,
-                    actor=self.principal,
-                    display_name=form.cleaned_data["display_name"],
-                    config=form.config(),
-                )
-            except ValidationError as error:
-                add_service_error(form, error)
-            else:
-                messages.success(request, "Settings saved.")
-                return redirect(self.connection_url(connection))
-        return self.render_to_response(self.get_context_data(settings_form=form))
+        saved = submit_form(
+            form,
+            lambda: services.integration_connection_update(
+                connection=connection,
+                actor=self.principal,
+                display_name=form.cleaned_data["display_name"],
+                config=form.config(),
+            ),
+        )
+        if saved is None:
+            return self.render_to_response(self.get_context_data(settings_form=form))
+        messages.success(request, "Settings saved.")
+        return redirect(self.connection_url(connection))
 
 
 class ConnectionRecheckView(ConnectionFormView):

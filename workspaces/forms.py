@@ -1,19 +1,27 @@
-"""HTML forms. They only validate input; the views hand the cleaned data to a service,
-and `add_service_error` puts what the service refused next to the right field."""
+"""HTML forms. They only validate input; the views hand the cleaned data to a service
+(`submit_form`), and `add_service_error` puts what the service refused next to the
+right field."""
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import slug_validator, validate_workspace_name
 from .permissions import Role
-from .services import API_KEY_EXPIRY
+from .services import API_KEY_EXPIRY, Conflict
+
+T = TypeVar("T")
 
 _EXPIRY_LABELS = {"24h": "24 hours", "1w": "1 week", "30d": "30 days", "never": "Never"}
 # The service's map is the source of truth; labels only make it readable.
 API_KEY_EXPIRY_CHOICES = [(value, _EXPIRY_LABELS.get(value, value)) for value in API_KEY_EXPIRY]
 
 
-def add_service_error(form: forms.Form, error: ValidationError | str, field: str | None = None):
+def add_service_error(
+    form: forms.Form, error: ValidationError | Conflict | str, field: str | None = None
+):
     """Attach a service's `ValidationError` (or a `Conflict` message) to `form`: errors on
     fields the form has go next to them, the rest become non-field errors."""
     if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
@@ -22,6 +30,30 @@ def add_service_error(form: forms.Form, error: ValidationError | str, field: str
         return
     messages = error.messages if isinstance(error, ValidationError) else [str(error)]
     form.add_error(field if field in form.fields else None, messages)
+
+
+def service_error_message(error: ValidationError | Conflict) -> str:
+    """What a service refused, as one sentence for a flash message (pages without a form
+    to put it on)."""
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+def submit_form(
+    form: forms.Form, write: Callable[[], T], *, error_field: str | None = None
+) -> T | None:
+    """Call `write` (one service, reading `form.cleaned_data`) when `form` is valid, and
+    return its result; `None` when the form is invalid or the service refused the
+    input, whose reasons are then on the form (`error_field` takes a refusal that names
+    no field)."""
+    if not form.is_valid():
+        return None
+    try:
+        return write()
+    except (ValidationError, Conflict) as error:
+        add_service_error(form, error, field=error_field)
+        return None
 
 
 class WorkspaceCreateForm(forms.Form):

@@ -1,7 +1,8 @@
 """The permission layer: roles as data, one map from role to allowed actions.
 
 HTML views, the REST API and the gateway all ask `role_allows(role, action)`; nothing
-else decides who may do what (DESIGN.md §3).
+else decides who may do what (DESIGN.md §3). `method_actions` turns a resource's read
+and write actions into the HTTP method → action map of its `/v0` views.
 """
 
 from enum import StrEnum
@@ -60,3 +61,17 @@ def role_allows(role: str | None, action: Action) -> bool:
     if role is None:
         return False
     return action in ROLE_ACTIONS.get(role, frozenset())
+
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def method_actions(*, read: Action, write: Action) -> dict[str, Action]:
+    """HTTP method → the action it needs, for a resource that anyone allowed to `read`
+    may look at and only those allowed to `write` may change. A view answers 405 for a
+    method it does not implement before this map is consulted."""
+    return {
+        **dict.fromkeys(READ_METHODS, read),
+        **dict.fromkeys(WRITE_METHODS, write),
+    }

@@ -2,7 +2,8 @@
 
 Services raise `django.core.exceptions.ValidationError` for bad input and
 `workspaces.services.Conflict` for a state conflict (HTTP 409); the HTML views and the
-REST API turn those into field errors / JSON errors.
+REST API turn those into field errors / JSON errors. `save_new_or_conflict` stores a new
+object whose name must be free, in any app's services.
 """
 
 import secrets
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Model, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -36,6 +38,25 @@ API_KEY_EXPIRY = {
 
 class Conflict(Exception):
     """The request conflicts with the current state (HTTP 409)."""
+
+
+def save_new_or_conflict(instance: Model, *, duplicates: QuerySet, message: str) -> Model:
+    """Save a new, validated `instance`, or raise `Conflict(message)` when its name is taken.
+
+    `duplicates` selects the rows that already hold the name (e.g. the workspace's
+    connections with that name). Checking them first answers the common case without
+    a failed insert; the savepoint catches a concurrent create that wins the race after
+    the check (the unique constraint's `IntegrityError`) and keeps the caller's
+    transaction usable.
+    """
+    if duplicates.exists():
+        raise Conflict(message)
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        raise Conflict(message) from error
+    return instance
 
 
 # --- audit -----------------------------------------------------------------------------
@@ -118,7 +139,7 @@ def workspace_delete(*, workspace: Workspace, actor: Principal) -> None:
         target_label=workspace.name,
     )
     workspace.delete()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
 
 
 # --- team ------------------------------------------------------------------------------
@@ -261,7 +282,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: Principa
         raise Conflict("The last admin of a workspace cannot be demoted.")
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
     audit_log_record(
         workspace=membership.workspace,
         actor=actor,
@@ -289,7 +310,7 @@ def membership_remove(*, membership: Membership, actor: Principal) -> Membership
         changes={"role": membership.role},
     )
     membership.delete()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
     return membership
 
 
@@ -314,9 +335,11 @@ def service_account_create(
     )
     # `created_by` is empty when a service account acts (it is not a user).
     account.full_clean(exclude=["created_by"], validate_constraints=False)
-    if selectors.service_accounts_for_workspace(workspace=workspace).filter(name=name).exists():
-        raise Conflict(f"A service account named “{name}” already exists.")
-    account.save()
+    save_new_or_conflict(
+        account,
+        duplicates=selectors.service_accounts_for_workspace(workspace=workspace).filter(name=name),
+        message=f"A service account named “{name}” already exists.",
+    )
     audit_log_record(
         workspace=workspace,
         actor=actor,
@@ -349,7 +372,7 @@ def service_account_update(
     ):
         raise Conflict(f"A service account named “{service_account.name}” already exists.")
     service_account.save()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
     audit_log_record(
         workspace=service_account.workspace,
         actor=actor,
@@ -371,7 +394,7 @@ def service_account_delete(*, service_account: ServiceAccount, actor: Principal)
         target_label=service_account.name,
     )
     service_account.delete()
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+    cache_versions.bump_on_commit(cache_versions.ACCESS)
 
 
 def _api_key_expiry(expires_in: str):
@@ -430,7 +453,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: Principal) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
-        transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS))
+        cache_versions.bump_on_commit(cache_versions.ACCESS)
         if api_key.service_account_id is not None:
             audit_log_record(
                 workspace=api_key.service_account.workspace,

@@ -4,88 +4,88 @@ belong to other apps (see the root URLconf), so no pattern here may swallow them
 
 from django.urls import path
 
-from . import views
+from .views import home, invitations, profile, service_accounts, team, workspace_settings
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
-    path("workspaces/new/", views.WorkspaceCreateView.as_view(), name="workspace_create"),
-    path("profile/security/", views.ProfileSecurityView.as_view(), name="profile_security"),
+    path("", home.HomeView.as_view(), name="home"),
+    path("workspaces/new/", home.WorkspaceCreateView.as_view(), name="workspace_create"),
+    path("profile/security/", profile.ProfileSecurityView.as_view(), name="profile_security"),
     path(
         "profile/security/keys/<int:key_id>/revoke/",
-        views.PersonalKeyRevokeView.as_view(),
+        profile.PersonalKeyRevokeView.as_view(),
         name="personal_key_revoke",
     ),
     path(
         "invitations/<int:invitation_id>/accept/",
-        views.PendingInvitationAcceptView.as_view(),
+        invitations.PendingInvitationAcceptView.as_view(),
         name="pending_invitation_accept",
     ),
     path(
         "invitations/<str:token>/",
-        views.InvitationAcceptView.as_view(),
+        invitations.InvitationAcceptView.as_view(),
         name="invitation_accept",
     ),
     # --- /<workspace>/ ---
-    path("<slug:workspace>/", views.WorkspaceHomeView.as_view(), name="workspace_home"),
+    path("<slug:workspace>/", home.WorkspaceHomeView.as_view(), name="workspace_home"),
     path(
         "<slug:workspace>/settings/",
-        views.WorkspaceSettingsView.as_view(),
+        workspace_settings.WorkspaceSettingsView.as_view(),
         name="workspace_settings",
     ),
     path(
         "<slug:workspace>/settings/delete/",
-        views.WorkspaceDeleteView.as_view(),
+        workspace_settings.WorkspaceDeleteView.as_view(),
         name="workspace_delete",
     ),
-    path("<slug:workspace>/settings/team/", views.TeamView.as_view(), name="workspace_team"),
+    path("<slug:workspace>/settings/team/", team.TeamView.as_view(), name="workspace_team"),
     path(
         "<slug:workspace>/settings/team/members/<int:membership_id>/role/",
-        views.MemberRoleView.as_view(),
+        team.MemberRoleView.as_view(),
         name="member_role",
     ),
     path(
         "<slug:workspace>/settings/team/members/<int:membership_id>/remove/",
-        views.MemberRemoveView.as_view(),
+        team.MemberRemoveView.as_view(),
         name="member_remove",
     ),
     path(
         "<slug:workspace>/settings/team/leave/",
-        views.LeaveWorkspaceView.as_view(),
+        team.LeaveWorkspaceView.as_view(),
         name="workspace_leave",
     ),
     path(
         "<slug:workspace>/settings/team/invitations/<int:invitation_id>/resend/",
-        views.InvitationResendView.as_view(),
+        team.InvitationResendView.as_view(),
         name="invitation_resend",
     ),
     path(
         "<slug:workspace>/settings/team/invitations/<int:invitation_id>/revoke/",
-        views.InvitationRevokeView.as_view(),
+        team.InvitationRevokeView.as_view(),
         name="invitation_revoke",
     ),
     path(
         "<slug:workspace>/settings/service-accounts/",
-        views.ServiceAccountListView.as_view(),
+        service_accounts.ServiceAccountListView.as_view(),
         name="service_accounts",
     ),
     path(
         "<slug:workspace>/settings/service-accounts/<str:client_id>/",
-        views.ServiceAccountDetailView.as_view(),
+        service_accounts.ServiceAccountDetailView.as_view(),
         name="service_account_detail",
     ),
     path(
         "<slug:workspace>/settings/service-accounts/<str:client_id>/keys/<int:key_id>/revoke/",
-        views.ServiceAccountKeyRevokeView.as_view(),
+        service_accounts.ServiceAccountKeyRevokeView.as_view(),
         name="service_account_key_revoke",
     ),
     path(
         "<slug:workspace>/settings/service-accounts/<str:client_id>/delete/",
-        views.ServiceAccountDeleteView.as_view(),
+        service_accounts.ServiceAccountDeleteView.as_view(),
         name="service_account_delete",
     ),
     path(
         "<slug:workspace>/settings/audit-log/",
-        views.AuditLogView.as_view(),
+        workspace_settings.AuditLogView.as_view(),
         name="audit_log",
     ),
 ]

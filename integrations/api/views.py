@@ -1,6 +1,8 @@
 """`/v0/integrations/...` (DESIGN.md §8): connections (masked), their model catalog and
 the providers' descriptions. Members read; admins write (`permissions.API_ACTIONS`)."""
 
+from contextlib import contextmanager
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -55,6 +57,36 @@ def _as_api_validation_error(error: DjangoValidationError, provider) -> exceptio
     return exceptions.ValidationError({"non_field_errors": " ".join(error.messages)})
 
 
+@contextmanager
+def _api_field_errors(provider):
+    """A service's `ValidationError` becomes a 400 naming each field where it sits in
+    Blaxel's JSON (`spec.secret.apiKey`, ...)."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        raise _as_api_validation_error(error, provider) from error
+
+
+def _connection_input(request, *, partial: bool) -> tuple[dict, dict]:
+    """The body's `metadata` and `spec`, validated (a PUT may leave parts out)."""
+    serializer = ConnectionInputSerializer(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return data.get("metadata") or {}, data.get("spec") or {}
+
+
+def _refuse_fixed_field_changes(connection: IntegrationConnection, metadata, spec) -> None:
+    """A PUT may send the name and the provider back from a GET, never change them."""
+    if metadata.get("name") not in (None, connection.name):
+        raise exceptions.ValidationError(
+            {"metadata.name": "The name of a connection cannot be changed."}
+        )
+    if spec.get("integration") not in (None, connection.integration):
+        raise exceptions.ValidationError(
+            {"spec.integration": "The provider of a connection cannot be changed."}
+        )
+
+
 class ConnectionListCreateApi(WorkspaceAPIView):
     required_actions = API_ACTIONS
 
@@ -70,11 +102,8 @@ class ConnectionListCreateApi(WorkspaceAPIView):
         responses={200: dict},
     )
     def post(self, request):
-        serializer = ConnectionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        metadata, spec = serializer.validated_data["metadata"], serializer.validated_data["spec"]
-        provider = get_provider(spec["integration"])
-        try:
+        metadata, spec = _connection_input(request, partial=False)
+        with _api_field_errors(get_provider(spec["integration"])):
             connection = services.integration_connection_create(
                 workspace=self.workspace,
                 name=metadata["name"],
@@ -84,8 +113,6 @@ class ConnectionListCreateApi(WorkspaceAPIView):
                 secret=spec.get("secret") or {},
                 actor=self.principal,
             )
-        except DjangoValidationError as error:
-            raise _as_api_validation_error(error, provider) from error
         return Response(self._representation(connection.name))
 
     def _representation(self, name: str) -> dict:
@@ -110,19 +137,9 @@ class ConnectionDetailApi(WorkspaceAPIView):
     )
     def put(self, request, name: str):
         connection = self._connection(name)
-        serializer = ConnectionInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        metadata = serializer.validated_data.get("metadata") or {}
-        spec = serializer.validated_data.get("spec") or {}
-        if metadata.get("name") not in (None, connection.name):
-            raise exceptions.ValidationError(
-                {"metadata.name": "The name of a connection cannot be changed."}
-            )
-        if spec.get("integration") not in (None, connection.integration):
-            raise exceptions.ValidationError(
-                {"spec.integration": "The provider of a connection cannot be changed."}
-            )
-        try:
+        metadata, spec = _connection_input(request, partial=True)
+        _refuse_fixed_field_changes(connection, metadata, spec)
+        with _api_field_errors(connection.provider):
             services.integration_connection_update(
                 connection=connection,
                 actor=self.principal,
@@ -131,8 +148,6 @@ class ConnectionDetailApi(WorkspaceAPIView):
                 config=(spec.get("config") or {}) if "config" in spec else None,
                 secret=spec.get("secret"),
             )
-        except DjangoValidationError as error:
-            raise _as_api_validation_error(error, connection.provider) from error
         return Response(connection_representation(self._connection(name)))
 
     @extend_schema(operation_id="deleteIntegrationConnection", responses={200: dict})

@@ -114,6 +114,20 @@ def test_duplicate_name_is_a_conflict(make_connection):
         make_connection(key=NEW_KEY, base_url="http://127.0.0.1:9/v1")
 
 
+def test_a_create_that_loses_the_race_for_the_name_is_a_conflict(make_connection, monkeypatch):
+    make_connection(key=KEY, base_url="http://127.0.0.1:9/v1")
+    # The second create's name check ran before the first was committed: it saw nothing.
+    monkeypatch.setattr(
+        services.selectors,
+        "connections_for_workspace",
+        lambda *, workspace: IntegrationConnection.objects.none(),
+    )
+    with pytest.raises(Conflict, match="already exists"):
+        make_connection(key=NEW_KEY, base_url="http://127.0.0.1:9/v1")
+    assert IntegrationConnection.objects.get().secret_values == {"apiKey": KEY}
+    assert AuditLogEntry.objects.filter(action="integration.create").count() == 1
+
+
 def test_same_name_in_another_workspace_is_fine(make_connection, other_workspace):
     make_connection(key=KEY, base_url="http://127.0.0.1:9/v1")
     other = make_connection(key=KEY, base_url="http://127.0.0.1:9/v1", workspace=other_workspace)

@@ -70,6 +70,15 @@ def test_personal_key_row_holds_only_hash_and_prefix(admin_user):
 
 
 @pytest.mark.django_db
+def test_personal_key_is_stored_only_as_hash(admin_user, personal_key):
+    raw = personal_key(admin_user)
+    row = ApiKey.objects.get(user=admin_user)
+    assert row.key_hash == keys.hash_key(raw)
+    assert raw not in {row.key_hash, row.prefix, row.name}
+    assert raw.startswith(row.prefix)
+
+
+@pytest.mark.django_db
 def test_service_account_key_row_and_audit_hold_no_key(workspace, admin_user):
     account = make_service_account(workspace, name="bot", by_user=admin_user)
     api_key, raw_key = make_service_account_key(account, by_user=admin_user)

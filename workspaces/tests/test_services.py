@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from workspaces import selectors, services
@@ -24,6 +25,48 @@ from workspaces.principals import Principal
 from .conftest import token_from_mail
 
 pytestmark = pytest.mark.django_db
+
+
+# --- saving a new object whose name must be free --------------------------------------------
+
+
+def same_name(workspace, name):
+    return ServiceAccount.objects.filter(workspace=workspace, name=name)
+
+
+def test_save_new_or_conflict_saves_under_a_free_name(workspace):
+    account = ServiceAccount(workspace=workspace, name="deployer")
+    saved = services.save_new_or_conflict(
+        account, duplicates=same_name(workspace, "deployer"), message="Name taken."
+    )
+    assert saved.pk is not None
+    assert same_name(workspace, "deployer").get() == saved
+
+
+def test_save_new_or_conflict_refuses_a_taken_name(workspace, service_account):
+    duplicate = ServiceAccount(workspace=workspace, name=service_account.name)
+    with pytest.raises(services.Conflict, match="Name taken"):
+        services.save_new_or_conflict(
+            duplicate, duplicates=same_name(workspace, service_account.name), message="Name taken."
+        )
+    assert duplicate.pk is None
+    assert same_name(workspace, service_account.name).count() == 1
+
+
+def test_save_new_or_conflict_a_create_that_lost_the_race_is_a_conflict(workspace, service_account):
+    """Another request took the name between the check and the insert (the check saw
+    nothing): the unique constraint refuses the row, the caller gets the same 409, and
+    its own transaction can go on writing."""
+    duplicate = ServiceAccount(workspace=workspace, name=service_account.name)
+    with transaction.atomic():
+        with pytest.raises(services.Conflict, match="Name taken") as caught:
+            services.save_new_or_conflict(
+                duplicate, duplicates=ServiceAccount.objects.none(), message="Name taken."
+            )
+        assert isinstance(caught.value.__cause__, IntegrityError)
+        ServiceAccount.objects.create(workspace=workspace, name="after-the-conflict")
+    assert same_name(workspace, service_account.name).count() == 1
+    assert same_name(workspace, "after-the-conflict").exists()
 
 
 # --- workspaces ----------------------------------------------------------------------------
@@ -228,6 +271,28 @@ def test_service_account_names_are_unique_per_workspace(
         workspace=other_workspace, name="ci-bot", actor=Principal.for_user(outsider)
     )
     assert ServiceAccount.objects.filter(name="ci-bot").count() == 2
+
+
+def test_two_admins_creating_the_same_service_account_at_once_get_one_and_a_conflict(
+    workspace, service_account, admin_principal, monkeypatch
+):
+    # The second create's name check ran before the first was committed: it saw nothing.
+    monkeypatch.setattr(
+        selectors,
+        "service_accounts_for_workspace",
+        lambda *, workspace: ServiceAccount.objects.none(),
+    )
+    with pytest.raises(services.Conflict, match="already exists"):
+        services.service_account_create(
+            workspace=workspace, name=service_account.name, actor=admin_principal
+        )
+    assert (
+        ServiceAccount.objects.filter(workspace=workspace, name=service_account.name).count() == 1
+    )
+    created = AuditLogEntry.objects.filter(
+        action="service_account.create", target_label=service_account.name
+    )
+    assert created.count() == 1  # the first create's only
 
 
 def test_api_key_bad_expiry_saves_nothing(service_account, admin_principal):

@@ -94,7 +94,7 @@ def test_home_without_a_workspace_asks_to_create_one(make_user, client):
     assert "Create your workspace" in response.content.decode()
 
 
-def test_workspace_home_opens_settings_until_the_models_page_exists(admin_client):
+def test_workspace_home_opens_its_model_apis_or_else_its_settings(admin_client):
     from django.urls import Resolver404, resolve
 
     response = admin_client.get("/acme/")

@@ -1,0 +1,43 @@
+"""What the workspaces app's `/v0` views share: validating a body, and the pieces of
+their OpenAPI documentation."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, inline_serializer
+
+from ..serializers import ErrorSerializer, ListMetaSerializer
+
+LIST_DESCRIPTION = (
+    "A plain JSON array; with `Blaxel-Version: 2026-04-28` or later, "
+    '`{"data": [...], "meta": {"hasMore", "nextCursor", "total"}}` (see the parameters).'
+)
+
+
+def validated(serializer_class, request, **context) -> dict:
+    """The request body checked by `serializer_class`; a 400 with field errors if not."""
+    serializer = serializer_class(data=request.data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def errors(*statuses: int) -> dict:
+    """The documented error answers: each status with the JSON error shape."""
+    return dict.fromkeys(statuses, ErrorSerializer)
+
+
+def list_of(item_serializer) -> PolymorphicProxySerializer:
+    """A list's answer: a plain array, or the envelope (depends on `Blaxel-Version`)."""
+    name = item_serializer.__name__.removesuffix("Serializer")
+    page = inline_serializer(
+        name=f"{name}Page",
+        fields={"data": item_serializer(many=True), "meta": ListMetaSerializer()},
+    )
+    return PolymorphicProxySerializer(
+        component_name=f"{name}List",
+        serializers=[item_serializer(many=True), page],
+        resource_type_field_name=None,
+        many=False,
+    )
+
+
+def path_parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.PATH, description=description)
