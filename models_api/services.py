@@ -10,14 +10,14 @@ DEACTIVATED (the gateway refuses calls); re-enabling → DEPLOYING again.
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from blaxel_console import cache_versions
 from integrations.models import IntegrationConnection
 from integrations.providers import get_provider
 from workspaces.models import Workspace
 from workspaces.principals import Principal
-from workspaces.services import Conflict, audit_log_record
+from workspaces.services import Conflict, audit_log_record, save_new_or_conflict
 
 from .models import ModelAPI, ModelAPIConnection, ModelAPIEvent
 from .policies.services import model_api_set_policies
@@ -67,10 +67,6 @@ def _set_connections(model_api: ModelAPI, connections: Sequence[IntegrationConne
     )
 
 
-def _invalidate_routes() -> None:
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
-
-
 # --- services ------------------------------------------------------------------------------
 
 
@@ -111,13 +107,11 @@ def model_api_create(
     )
     model_api.stamp(actor, created=True)
     model_api.full_clean(validate_constraints=False)
-    if ModelAPI.objects.for_workspace(workspace).filter(name=name).exists():
-        raise Conflict(f"A model API named “{name}” already exists in this workspace.")
-    try:
-        with transaction.atomic():
-            model_api.save()
-    except IntegrityError as error:  # a concurrent create with the same name won
-        raise Conflict(f"A model API named “{name}” already exists in this workspace.") from error
+    save_new_or_conflict(
+        model_api,
+        duplicates=ModelAPI.objects.for_workspace(workspace).filter(name=name),
+        message=f"A model API named “{name}” already exists in this workspace.",
+    )
     _set_connections(model_api, connections)
     if model_api.enabled:
         _start_deploy_check(model_api, connections[0])
@@ -142,7 +136,7 @@ def model_api_create(
     )
     if policy_names:
         model_api_set_policies(model_api=model_api, policy_names=policy_names, actor=actor)
-    _invalidate_routes()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return model_api
 
 
@@ -246,7 +240,7 @@ def model_api_update(
         target_label=model_api.name,
         changes=changes,
     )
-    _invalidate_routes()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return model_api
 
 
@@ -268,7 +262,7 @@ def model_api_check_again(*, model_api: ModelAPI, actor: Principal) -> ModelAPI:
     _start_deploy_check(model_api, first_link.connection)
     model_api.stamp(actor)
     model_api.save(update_fields=["status", "updated_by", "updated_by_label", "updated_at"])
-    _invalidate_routes()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return model_api
 
 
@@ -284,7 +278,7 @@ def model_api_delete(*, model_api: ModelAPI, actor: Principal) -> None:
         changes={"model": model_api.runtime_model},
     )
     model_api.delete()
-    _invalidate_routes()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
 
 
 @transaction.atomic
@@ -345,5 +339,5 @@ def model_api_record_deploy_result(
         )
     model_api.save(update_fields=["status", "updated_at"])
     _add_event(model_api, type=EventType.DEPLOYMENT, status=model_api.status, message=message)
-    _invalidate_routes()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return model_api

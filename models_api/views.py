@@ -15,6 +15,7 @@ from django.views.generic import FormView, TemplateView
 from integrations.catalog import catalog_search
 from integrations.providers import PROVIDERS
 from integrations.selectors import connections_for_provider, connections_for_workspace
+from workspaces.forms import add_service_error
 from workspaces.permissions import Action
 from workspaces.services import Conflict
 
@@ -84,36 +85,23 @@ class ModelAPICreateView(ModelAPIScreenMixin, FormView):
         return context
 
     def form_valid(self, form):
-        connection = form.cleaned_data["connection_object"]
+        data = form.cleaned_data
         try:
             model_api = services.model_api_create(
                 workspace=self.workspace,
-                name=form.cleaned_data["name"],
-                display_name=form.cleaned_data["display_name"],
-                connections=[connection],
-                model=form.cleaned_data["model"],
+                name=data["name"],
+                display_name=data["display_name"],
+                connections=[data["connection_object"]],
+                model=data["model"],
                 actor=self.principal,
             )
-        except Conflict as error:
-            form.add_error("name", str(error))
-            return self.form_invalid(form)
-        except ValidationError as error:
-            _add_service_errors(form, error, {"connections": "connection"})
+        except (Conflict, ValidationError) as error:
+            add_service_error(form, error, "name", renames={"connections": "connection"})
             return self.form_invalid(form)
         messages.success(
             self.request, f"Model API “{model_api.name}” created; checking the model now."
         )
         return redirect("model_api_overview", workspace=self.workspace.name, name=model_api.name)
-
-
-def _add_service_errors(form, error: ValidationError, renames: dict[str, str]) -> None:
-    """A service's ValidationError → the form's field errors (non-field when unknown)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        field = renames.get(field, field)
-        form.add_error(field if field in form.fields else None, errors)
 
 
 class CatalogSearchView(ModelAPIScreenMixin, TemplateView):
@@ -237,7 +225,7 @@ class ModelAPIEditView(ModelAPIPageMixin, FormView):
                 model=form.cleaned_data["model"],
             )
         except ValidationError as error:
-            _add_service_errors(form, error, {"runtime_model": "model"})
+            add_service_error(form, error, renames={"runtime_model": "model"})
             return self.form_invalid(form)
         messages.success(self.request, f"Model API “{self.model_api.name}” saved.")
         return redirect(

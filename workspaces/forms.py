@@ -20,12 +20,18 @@ API_KEY_EXPIRY_CHOICES = [(value, _EXPIRY_LABELS.get(value, value)) for value in
 
 
 def add_service_error(
-    form: forms.Form, error: ValidationError | Conflict | str, field: str | None = None
+    form: forms.Form,
+    error: ValidationError | Conflict | str,
+    field: str | None = None,
+    *,
+    renames: dict[str, str] | None = None,
 ):
     """Attach a service's `ValidationError` (or a `Conflict` message) to `form`: errors on
-    fields the form has go next to them, the rest become non-field errors."""
+    fields the form has go next to them (`renames`: service argument → form field, where
+    they differ), the rest become non-field errors."""
     if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
         for name, messages in error.message_dict.items():
+            name = (renames or {}).get(name, name)
             form.add_error(name if name in form.fields else None, messages)
         return
     messages = error.messages if isinstance(error, ValidationError) else [str(error)]

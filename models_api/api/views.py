@@ -129,26 +129,31 @@ class ModelListCreateApi(WorkspaceAPIView):
     def post(self, request):
         serializer = ModelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        metadata, spec = serializer.validated_data["metadata"], serializer.validated_data["spec"]
-        runtime = spec.get("runtime") or {}
-        policy_names = _policies_to_set(self, spec.get("policies"), attached=[])
-        connections = _resolve_connections(self.workspace, spec["integrationConnections"])
-        _check_runtime_type(runtime.get("type"), connections[0].integration)
+        arguments = self._create_arguments(serializer.validated_data)
         try:
             model_api = services.model_api_create(
-                workspace=self.workspace,
-                name=metadata["name"],
-                display_name=metadata.get("displayName") or "",
-                labels=metadata.get("labels") or {},
-                enabled=spec.get("enabled", True),
-                connections=connections,
-                model=runtime["model"],
-                actor=self.principal,
-                policy_names=policy_names,
+                workspace=self.workspace, actor=self.principal, **arguments
             )
         except DjangoValidationError as error:
             raise _as_api_validation_error(error) from error
         return Response(self._representation(model_api.name))
+
+    def _create_arguments(self, validated: dict) -> dict:
+        """A POST's body → `model_api_create`'s keyword arguments."""
+        metadata, spec = validated["metadata"], validated["spec"]
+        runtime = spec.get("runtime") or {}
+        policy_names = _policies_to_set(self, spec.get("policies"), attached=[])
+        connections = _resolve_connections(self.workspace, spec["integrationConnections"])
+        _check_runtime_type(runtime.get("type"), connections[0].integration)
+        return {
+            "name": metadata["name"],
+            "display_name": metadata.get("displayName") or "",
+            "labels": metadata.get("labels") or {},
+            "enabled": spec.get("enabled", True),
+            "connections": connections,
+            "model": runtime["model"],
+            "policy_names": policy_names,
+        }
 
     def _representation(self, name: str) -> dict:
         return model_api_representation(

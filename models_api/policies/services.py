@@ -6,13 +6,13 @@ seconds."""
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from blaxel_console import cache_versions
 from models_api.models import ModelAPI
 from workspaces.models import Workspace
 from workspaces.principals import Principal
-from workspaces.services import Conflict, audit_log_record
+from workspaces.services import Conflict, audit_log_record, save_new_or_conflict
 
 from .models import ModelAPIPolicy, Policy
 from .selectors import model_apis_for_policy
@@ -30,10 +30,6 @@ POLICY_FIELDS = (
     "requests_per_minute",
     "per_caller",
 )
-
-
-def _bump_routing() -> None:
-    transaction.on_commit(lambda: cache_versions.bump(cache_versions.ROUTING))
 
 
 def _describe(policy: Policy) -> dict:
@@ -62,13 +58,11 @@ def policy_create(*, workspace: Workspace, name: str, actor: Principal, **fields
     policy.stamp(actor, created=True)
     _normalize(policy)
     policy.full_clean(validate_constraints=False)
-    if Policy.objects.for_workspace(workspace).filter(name=name).exists():
-        raise Conflict(f"A policy named “{name}” already exists.")
-    try:
-        with transaction.atomic():
-            policy.save()
-    except IntegrityError as error:  # a concurrent create with the same name
-        raise Conflict(f"A policy named “{name}” already exists.") from error
+    save_new_or_conflict(
+        policy,
+        duplicates=Policy.objects.for_workspace(workspace).filter(name=name),
+        message=f"A policy named “{name}” already exists.",
+    )
     audit_log_record(
         workspace=workspace,
         actor=actor,
@@ -77,7 +71,7 @@ def policy_create(*, workspace: Workspace, name: str, actor: Principal, **fields
         target_label=name,
         changes=_describe(policy),
     )
-    _bump_routing()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return policy
 
 
@@ -105,7 +99,7 @@ def policy_update(*, policy: Policy, actor: Principal, **fields) -> Policy:
             target_label=policy.name,
             changes={key: [before[key], after[key]] for key in after if before[key] != after[key]},
         )
-    _bump_routing()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return policy
 
 
@@ -128,7 +122,7 @@ def policy_delete(*, policy: Policy, actor: Principal) -> Policy:
         changes=_describe(policy),
     )
     policy.delete()
-    _bump_routing()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return policy
 
 
@@ -165,5 +159,5 @@ def model_api_set_policies(
         target_label=model_api.name,
         changes={"policies": sorted(found)},
     )
-    _bump_routing()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
     return [found[name] for name in sorted(found)]

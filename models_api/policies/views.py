@@ -9,6 +9,7 @@ from django.utils.functional import cached_property
 from django.views.generic import FormView, TemplateView
 
 from models_api.mixins import ModelAPIPageMixin
+from workspaces.forms import add_service_error
 from workspaces.mixins import WorkspaceMixin
 from workspaces.permissions import Action
 from workspaces.services import Conflict
@@ -102,14 +103,6 @@ class PolicyListView(PolicyScreenMixin, TemplateView):
         return context
 
 
-def _apply_validation_error(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 class PolicyCreateView(PolicyScreenMixin, FormView):
     template_name = "policies/policy_form.html"
     form_class = PolicyForm
@@ -124,7 +117,7 @@ class PolicyCreateView(PolicyScreenMixin, FormView):
                 **form.service_fields(),
             )
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            add_service_error(form, error)
             return self.form_invalid(form)
         except Conflict as error:
             form.add_error("name", str(error))
@@ -175,7 +168,7 @@ class PolicyEditView(PolicyMixin, FormView):
                 policy=self.policy, actor=self.principal, **form.service_fields()
             )
         except ValidationError as error:
-            _apply_validation_error(form, error)
+            add_service_error(form, error)
             return self.form_invalid(form)
         messages.success(self.request, f"Policy “{self.policy.name}” saved.")
         return redirect("policy_list", workspace=self.workspace.name)

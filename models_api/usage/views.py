@@ -42,19 +42,9 @@ class ModelAPILogsView(ModelAPIPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         form = LogFilterForm(self.request.GET or None)
         records, next_cursor = [], ""
-        if form.is_bound and not form.is_valid():
-            pass  # the form shows its errors; no rows for an invalid filter
-        else:
-            filters = form.filters() if form.is_bound else {}
-            queryset = selectors.usage_records(
-                workspace=self.workspace, model_api=self.model_api, **filters
-            )
-            try:
-                records, next_cursor = selectors.log_page(
-                    queryset, cursor=self.request.GET.get("cursor")
-                )
-            except ValidationError:
-                raise Http404("This page of logs does not exist.") from None
+        # An invalid filter shows its errors and no rows.
+        if not form.is_bound or form.is_valid():
+            records, next_cursor = self._page(form.filters() if form.is_bound else {})
         query = self.request.GET.copy()
         query.pop("cursor", None)
         context.update(
@@ -65,6 +55,15 @@ class ModelAPILogsView(ModelAPIPageMixin, TemplateView):
             is_first_page=not self.request.GET.get("cursor"),
         )
         return context
+
+    def _page(self, filters: dict) -> tuple[list, str]:
+        records = selectors.usage_records(
+            workspace=self.workspace, model_api=self.model_api, **filters
+        )
+        try:
+            return selectors.log_page(records, cursor=self.request.GET.get("cursor"))
+        except ValidationError:
+            raise Http404("This page of logs does not exist.") from None
 
 
 class ModelAPIMetricsView(ModelAPIPageMixin, TemplateView):

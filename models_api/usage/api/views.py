@@ -73,18 +73,12 @@ class ModelAPILogsApi(WorkspaceAPIView):
     @operation("listModelLogs", "observability", *LOG_PARAMETERS)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
-        form = LogFilterForm(request.query_params)
-        if not form.is_valid():
-            raise serializers.ValidationError(
-                {field: " ".join(errors) for field, errors in form.errors.items()}
-            )
-        limit = self._limit(request)
         records = selectors.usage_records(
-            workspace=self.workspace, model_api=model_api, **form.filters()
+            workspace=self.workspace, model_api=model_api, **self._filters(request)
         )
         try:
             page, next_cursor = selectors.log_page(
-                records, cursor=request.query_params.get("cursor"), limit=limit
+                records, cursor=request.query_params.get("cursor"), limit=self._limit(request)
             )
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.message_dict) from error
@@ -94,6 +88,15 @@ class ModelAPILogsApi(WorkspaceAPIView):
                 "meta": {"hasMore": bool(next_cursor), "nextCursor": next_cursor},
             }
         )
+
+    @staticmethod
+    def _filters(request) -> dict:
+        form = LogFilterForm(request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(
+                {field: " ".join(errors) for field, errors in form.errors.items()}
+            )
+        return form.filters()
 
     @staticmethod
     def _limit(request) -> int:
