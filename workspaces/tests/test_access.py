@@ -1,17 +1,20 @@
 """The access layer (`workspaces.access`) and the one rule every surface follows with it:
 a workspace that does not exist and one the caller cannot reach get the same answer (the
-console's pages 404, `/v0` and the gateway 403)."""
+console's pages 404, `/v0` and the gateway 403), and a deactivated user's key stops
+working on `/v0` and on the gateway alike."""
 
 import re
 from datetime import timedelta
 
 import httpx
+import openai
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import run_async
+from conftest import run_async, wait_until
 from models_api import usage
 from models_api.gateway import caches
 from models_api.gateway.handler import GatewayASGIHandler
@@ -245,3 +248,71 @@ def test_gateway_missing_or_unreachable_workspace_is_one_403(
         "param": None,
         "code": "no_access",
     }
+
+
+# --- a deactivated user's key ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("update_fields", [None, ["is_active"]], ids=["save", "update_fields"])
+def test_v0_refuses_a_deactivated_users_key_at_once(
+    workspace, member_user, personal_key, update_fields
+):
+    client = key_client(personal_key(member_user))
+    assert client.get("/v0/users").status_code == 200
+    member_user.is_active = False
+    member_user.save(update_fields=update_fields)
+    assert_error(client.get("/v0/users"), 401)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("update_fields", [None, ["is_active"]], ids=["save", "update_fields"])
+def test_gateway_refuses_a_deactivated_users_key_within_seconds(
+    gateway_caches, settings, acme_model_api, member_user, personal_key, update_fields
+):
+    # Every lookup is kept in memory (MAX_AGE, a minute); the version is checked as often
+    # as a deployment would.
+    settings.GATEWAY_LOCAL_CACHE_TTL = 0.5
+    raw_key = personal_key(member_user)
+    assert gateway_call(raw_key).status_code == 200
+    assert gateway_call(raw_key).status_code == 200  # served from the warm caches
+    member_user.is_active = False
+    member_user.save(update_fields=update_fields)
+    refused = wait_until(
+        lambda: (answer := gateway_call(raw_key)).status_code == 401 and answer, timeout=5
+    )
+    assert refused.json()["error"]["code"] == "invalid_api_key"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gateway_forgets_a_deleted_users_key_within_seconds(
+    gateway_caches, settings, acme_model_api, member_user, personal_key
+):
+    settings.GATEWAY_LOCAL_CACHE_TTL = 0.5
+    raw_key = personal_key(member_user)
+    assert gateway_call(raw_key).status_code == 200
+    member_user.delete()
+    wait_until(lambda: gateway_call(raw_key).status_code == 401, timeout=5)
+
+
+@pytest.mark.live
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL,
+    reason="Needs REDIS_URL: the live server is another process, told through the shared "
+    "cache (embedded mode is one process with an in-process cache).",
+)
+def test_live_gateway_refuses_a_deactivated_users_key_within_seconds(
+    asgi_server, acme_model_api, member_user, personal_key, openai_clients
+):
+    client, _ = openai_clients(asgi_server, personal_key(member_user))
+    assert client.models.list().data  # the server's caches are warm
+    member_user.is_active = False
+    member_user.save()
+
+    def refused():
+        try:
+            client.models.list()
+        except openai.AuthenticationError:
+            return True
+        return False
+
+    wait_until(refused, timeout=10)
