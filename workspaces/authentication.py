@@ -3,11 +3,12 @@
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from . import selectors
-from .keys import bearer_token
+from . import access, services
+from .keys import bearer_token, hash_key
 
 User = get_user_model()
 
@@ -28,9 +29,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw_key = raw_key_from_headers(request.headers)
         if raw_key is None:
             return None
-        principal = selectors.principal_for_key(raw_key)
-        if principal is None:
+        grant = access.key_grant(key_hash=hash_key(raw_key))
+        if grant is None:
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+        # After the read, not in it: the access layer only reads (the gateway caches it).
+        services.api_key_mark_used(api_key_id=grant.api_key_id, when=timezone.now())
+        principal = grant.principal
         if principal.user_id is not None:
             return User.objects.get(pk=principal.user_id), principal
         return principal, principal

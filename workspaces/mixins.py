@@ -1,13 +1,12 @@
-"""Mixins for the console's HTML views: the workspace comes from the URL, the role from
-the permission layer. Another workspace (or one that does not exist) is a 404."""
+"""Mixins for the console's HTML views: the workspace and the role come from the access
+layer, what the role may do from the permission layer. A workspace the user cannot
+reach is the same 404 as one that does not exist."""
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 
-from . import selectors
-from .models import Workspace
+from . import access
 from .permissions import Action, role_allows
 from .principals import Principal
 
@@ -26,10 +25,11 @@ class WorkspaceMixin(LoginRequiredMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         self.principal = Principal.for_user(request.user)
-        self.workspace = get_object_or_404(Workspace, name=kwargs["workspace"])
-        self.role = selectors.role_in_workspace(self.principal, self.workspace)
-        if self.role is None:
-            raise Http404("No such workspace.")
+        try:
+            reach = access.workspace_access(self.principal, kwargs["workspace"])
+        except access.WorkspaceUnreachable as unreachable:
+            raise Http404(str(unreachable)) from unreachable
+        self.workspace, self.role = reach.workspace, reach.role
         request.workspace, request.workspace_role = self.workspace, self.role
         is_read = request.method in ("GET", "HEAD", "OPTIONS")
         action = (

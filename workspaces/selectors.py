@@ -1,6 +1,6 @@
-"""Reads. Every selector that touches workspace-owned data takes `workspace=` first."""
+"""Reads. Every selector that touches workspace-owned data takes `workspace=` first.
 
-from datetime import timedelta
+Who may reach a workspace, and who a key stands for, is `access`'s to say."""
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -16,9 +16,6 @@ from .principals import Principal
 
 User = get_user_model()
 
-# `last_used_at` is written at most this often per key, so a busy key costs no write per call.
-LAST_USED_RESOLUTION = timedelta(seconds=60)
-
 
 def workspaces_for_principal(principal: Principal) -> QuerySet[Workspace]:
     if principal.is_service_account:
@@ -30,44 +27,8 @@ def workspaces_for_user(user) -> QuerySet[Workspace]:
     return Workspace.objects.filter(memberships__user=user)
 
 
-def role_in_workspace(principal: Principal, workspace: Workspace) -> str | None:
-    """The principal's role in `workspace`, or None when it has no access."""
-    if principal.is_service_account:
-        if principal.service_account_workspace_id == workspace.pk:
-            return principal.service_account_role
-        return None
-    return (
-        Membership.objects.filter(workspace=workspace, user_id=principal.user_id)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
 def workspace_get(*, name: str) -> Workspace | None:
     return Workspace.objects.filter(name=name).first()
-
-
-def principal_for_key(raw_key: str) -> Principal | None:
-    """The principal behind a raw API key; None if unknown, revoked or expired.
-
-    Records `last_used_at` (at most once a minute per key).
-    """
-    api_key = (
-        ApiKey.objects.active()
-        .select_related("user", "service_account")
-        .filter(key_hash=hash_key(raw_key))
-        .first()
-    )
-    if api_key is None:
-        return None
-    if api_key.user_id is not None and not api_key.user.is_active:
-        return None
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-    if api_key.service_account_id is not None:
-        return Principal.for_service_account(api_key.service_account, api_key)
-    return Principal.for_user(api_key.user, api_key)
 
 
 def members_for_workspace(*, workspace: Workspace) -> QuerySet[Membership]:

@@ -7,7 +7,7 @@ object whose name must be free, in any app's services.
 """
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -464,3 +464,26 @@ def api_key_revoke(*, api_key: ApiKey, actor: Principal) -> ApiKey:
                 changes={"key": api_key.prefix},
             )
     return api_key
+
+
+# --- API key usage -------------------------------------------------------------------------
+
+# `last_used_at` is written at most this often per key, so a busy key costs no write per call.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+@transaction.atomic
+def api_key_mark_used(*, api_key_id: int, when: datetime) -> bool:
+    """Record that a key was used at `when`, unless a use less than
+    `LAST_USED_RESOLUTION` earlier is already recorded. True when it wrote.
+
+    One conditional UPDATE rather than read-then-save: the console and every gateway
+    process may mark the same key at once, and the condition keeps them from writing
+    more than once a minute between them. Only a timestamp changes, so there is
+    nothing for `full_clean()` to check, and no audit row (not an admin action)."""
+    updated = (
+        ApiKey.objects.filter(pk=api_key_id)
+        .exclude(last_used_at__gt=when - LAST_USED_RESOLUTION)
+        .update(last_used_at=when)
+    )
+    return updated > 0

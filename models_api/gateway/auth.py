@@ -2,7 +2,8 @@
 
 * An API key (`Authorization: Bearer` or `X-Blaxel-Authorization: Bearer`): personal
   keys reach the workspaces their owner belongs to, service-account keys only their own
-  workspace. Resolved through `caches` — no database query in the steady state.
+  workspace. The answers are `workspaces.access`'s, kept in `caches` — no database
+  query in the steady state.
 * No key but a console session cookie (the Playground calls the gateway from the
   browser, with no key in the page): the session's user, and a valid CSRF token in
   `X-CSRFToken` is required — otherwise any site could make a signed-in browser spend
@@ -11,24 +12,29 @@
 """
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import DisallowedHost
+from django.db import close_old_connections
 from django.middleware.csrf import CsrfViewMiddleware
 
 from blaxel_console.background import writer
+from workspaces import access, services
 from workspaces.authentication import raw_key_from_headers
 from workspaces.keys import hash_key
 from workspaces.permissions import Action, role_allows
 from workspaces.principals import Principal
 
-from . import errors, lookups
+from . import errors
 from .caches import access_cache
 
-LAST_USED_INTERVAL = 60.0  # seconds between two `last_used_at` writes of one key
+# Seconds between two `last_used_at` writes of one key queued by this process (the
+# service keeps to the same interval across processes).
+LAST_USED_INTERVAL = services.LAST_USED_RESOLUTION.total_seconds()
 
 
 def _now() -> float:
@@ -46,25 +52,15 @@ async def authenticate(request) -> Principal:
 
 
 async def role_in_workspace(principal: Principal, workspace_name: str) -> tuple[int, str]:
-    """(workspace id, role) when the caller may call model APIs there; else a 404 (no
-    such workspace) or 403 (no access, or a role without `CALL_MODEL_APIS`)."""
-    workspace_id = await access_cache.get(
-        ("workspace", workspace_name), lambda: lookups.workspace_id_for_name(workspace_name)
+    """(workspace id, role) when the caller may call model APIs there; else a 403 — the
+    same one for a workspace that does not exist and one the caller cannot reach."""
+    cache_key = ("workspace", principal.user_id, principal.service_account_id, workspace_name)
+    reach = await access_cache.get(
+        cache_key, lambda: _from_database(_workspace_role, principal, workspace_name)
     )
-    if workspace_id is None:
-        raise errors.not_found(f"No workspace named “{workspace_name}”.", "workspace_not_found")
-    if principal.is_service_account:
-        matches = principal.service_account_workspace_id == workspace_id
-        role = principal.service_account_role if matches else None
-    else:
-        user_id = principal.user_id
-        role = await access_cache.get(
-            ("role", user_id, workspace_id), lambda: lookups.user_role(user_id, workspace_id)
-        )
-    if role is None:
-        raise errors.forbidden(
-            f"This credential has no access to the workspace “{workspace_name}”.", "no_access"
-        )
+    if reach is None:
+        raise errors.no_access(str(access.WorkspaceUnreachable(workspace_name)))
+    workspace_id, role = reach
     if not role_allows(role, Action.CALL_MODEL_APIS):
         raise errors.forbidden(
             f"Your role ({role}) in this workspace does not allow calling model APIs.",
@@ -74,15 +70,37 @@ async def role_in_workspace(principal: Principal, workspace_name: str) -> tuple[
 
 
 async def _principal_for_key(raw_key: str) -> Principal:
+    # Only the hash is kept in memory, never the raw key.
     hashed = hash_key(raw_key)
-    grant = await access_cache.get(("key", hashed), lambda: lookups.grant_for_key_hash(hashed))
+    grant = await access_cache.get(
+        ("key", hashed), lambda: _from_database(access.key_grant, key_hash=hashed)
+    )
     if grant is None:
         raise errors.unauthorized()
     now = _now()
-    if grant.expires_at is not None and grant.expires_at <= now:
+    if grant.is_expired(now):
         raise errors.unauthorized()
     _note_key_used(grant.api_key_id, now)
     return grant.principal
+
+
+# --- the loaders behind `access_cache` ------------------------------------------------------
+
+
+def _from_database(read: Callable, *args, **kwargs):
+    # The loaders run on the caches' long-lived thread: recycle its connection as
+    # Django's request signals would (the gateway does not send those).
+    close_old_connections()
+    return read(*args, **kwargs)
+
+
+def _workspace_role(principal: Principal, workspace_name: str) -> tuple[int, str] | None:
+    """Plain data to cache (not the Workspace row); None when unreachable."""
+    try:
+        reach = access.workspace_access(principal, workspace_name)
+    except access.WorkspaceUnreachable:
+        return None
+    return reach.workspace.pk, reach.role
 
 
 # --- last_used_at, off the hot path ------------------------------------------------------------
@@ -91,10 +109,11 @@ _last_noted: dict[int, float] = {}
 
 
 def _write_last_used(batch: list[tuple[int, float]]) -> None:
-    latest: dict[int, datetime] = {}
+    latest: dict[int, float] = {}
     for api_key_id, when in batch:
-        latest[api_key_id] = datetime.fromtimestamp(when, tz=UTC)
-    lookups.touch_api_keys(latest)
+        latest[api_key_id] = max(when, latest.get(api_key_id, when))
+    for api_key_id, when in latest.items():
+        services.api_key_mark_used(api_key_id=api_key_id, when=datetime.fromtimestamp(when, tz=UTC))
 
 
 _last_used_writer = writer("api-key-last-used", _write_last_used)

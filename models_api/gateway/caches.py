@@ -1,8 +1,9 @@
 """In-process caches of the gateway's lookups, invalidated through the shared cache.
 
-Each lookup (key → caller, caller × workspace → role, workspace name → id, model API →
-route) is kept in a dict of the process. At most every `GATEWAY_LOCAL_CACHE_TTL` seconds
-the cache reads its namespace's version from the shared cache
+Each lookup (key → caller and caller × workspace name → workspace and role, both
+answered by `workspaces.access`; model API → route) is kept in a dict of the process. At
+most every `GATEWAY_LOCAL_CACHE_TTL` seconds the cache reads its namespace's version from
+the shared cache
 (`blaxel_console.cache_versions`); a write that changes who may call what bumps that
 version, and every process drops its copies at its next check. So the steady state
 costs no database query and no shared-cache round trip per call, and a revoked key,
@@ -10,7 +11,7 @@ removed member, disabled model API or rotated provider key stops working everywh
 within about `GATEWAY_LOCAL_CACHE_TTL` seconds.
 
 Two safety nets for changes that bump no version: a found entry is reloaded after
-`MAX_AGE` seconds (an expired key, a deactivated user), and a "not found" is kept only
+`MAX_AGE` seconds (an expired key), and a "not found" is kept only
 `GATEWAY_LOCAL_CACHE_TTL` seconds (a member who just joined, a model API just created).
 """
 

@@ -71,6 +71,12 @@ def forbidden(message: str, code: str) -> GatewayError:
     return GatewayError(403, message, type="permission_error", code=code)
 
 
+def no_access(message: str) -> GatewayError:
+    """A workspace the caller cannot reach, or one that does not exist: one status and
+    one code for both, so that the gateway does not tell which names exist."""
+    return forbidden(message, "no_access")
+
+
 def not_found(message: str, code: str = "not_found") -> GatewayError:
     return GatewayError(404, message, code=code)
 

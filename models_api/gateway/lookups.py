@@ -1,5 +1,6 @@
-"""The gateway's reads: plain, cacheable data from the database (the loaders behind
-`caches`). Synchronous ORM code; the caches run it off the event loop.
+"""The gateway's routing reads: plain, cacheable data from the database (the loaders
+behind `caches.routing_cache`). Synchronous ORM code; the caches run it off the event
+loop. Who is calling and what they reach is `workspaces.access`'s to say (see `auth`).
 
 Nothing here returns a model instance: the results live in process memory across
 requests, so they hold ids, labels and the few values the hot path needs.
@@ -7,29 +8,17 @@ requests, so they hold ids, labels and the few values the hot path needs.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db import close_old_connections
 
 from integrations.models import IntegrationConnection
 from integrations.providers import get_provider
-from workspaces.models import ApiKey, Membership, Workspace
-from workspaces.principals import Principal
 
 from ..models import ModelAPI, ModelAPIConnection
 from ..policies.enforcement import limits_for_model_api
 from ..policies.limits import Limit
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyGrant:
-    """What a valid API key stands for."""
-
-    principal: Principal
-    api_key_id: int
-    expires_at: float | None  # epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,42 +56,6 @@ def _fresh_connection() -> None:
     # The loaders run on a long-lived thread: honour CONN_MAX_AGE and health checks the
     # way Django's request signals would (the gateway does not send those).
     close_old_connections()
-
-
-def grant_for_key_hash(hashed_key: str) -> KeyGrant | None:
-    """The caller behind a key (by its SHA-256); None when unknown, revoked, expired or
-    its owner is deactivated."""
-    _fresh_connection()
-    api_key = (
-        ApiKey.objects.active()
-        .select_related("user", "service_account")
-        .filter(key_hash=hashed_key)
-        .first()
-    )
-    if api_key is None:
-        return None
-    if api_key.user_id is not None:
-        if not api_key.user.is_active:
-            return None
-        principal = Principal.for_user(api_key.user, api_key)
-    else:
-        principal = Principal.for_service_account(api_key.service_account, api_key)
-    expires_at = api_key.expires_at.timestamp() if api_key.expires_at else None
-    return KeyGrant(principal=principal, api_key_id=api_key.pk, expires_at=expires_at)
-
-
-def workspace_id_for_name(name: str) -> int | None:
-    _fresh_connection()
-    return Workspace.objects.filter(name=name).values_list("pk", flat=True).first()
-
-
-def user_role(user_id: int, workspace_id: int) -> str | None:
-    _fresh_connection()
-    return (
-        Membership.objects.filter(workspace_id=workspace_id, user_id=user_id, user__is_active=True)
-        .values_list("role", flat=True)
-        .first()
-    )
 
 
 def _upstream(connection: IntegrationConnection) -> Upstream | None:
@@ -167,15 +120,3 @@ def route_for(workspace_id: int, model_api_name: str) -> Route | None:
         reserved_headers=reserved_headers,
         policy_limits=limits_for_model_api(model_api.pk),
     )
-
-
-def touch_api_keys(last_used: dict[int, datetime]) -> None:
-    """Record `last_used_at` of keys (api key id → when), skipping rows that another
-    process updated less than a minute ago."""
-    from workspaces.selectors import LAST_USED_RESOLUTION
-
-    _fresh_connection()
-    for api_key_id, when in last_used.items():
-        ApiKey.objects.filter(pk=api_key_id).exclude(
-            last_used_at__gt=when - LAST_USED_RESOLUTION
-        ).update(last_used_at=when)

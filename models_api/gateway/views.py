@@ -1,9 +1,10 @@
 """The gateway view: `/run/{workspace}/models/{model_api}/{path}` (DESIGN.md §7).
 
-Order of checks: the caller (401), the workspace (404) and the caller's access to it
-(403), the model API (404), the path (404) and method (405), enabled (403), the usage
-policies (429, `models_api.policies.enforcement`), the body (400); then the provider. Anything
-the provider answers — errors included — passes through with its status and body.
+Order of checks: the caller (401), the workspace and the caller's access to it (403, the
+same answer whether the workspace does not exist or is not the caller's), the model API
+(404), the path (404) and method (405), enabled (403), the usage policies (429,
+`models_api.policies.enforcement`), the body (400); then the provider. Anything the
+provider answers — errors included — passes through with its status and body.
 
 How the model is chosen: the model API's configured model is always the one called. A
 request that names another model (or none) is sent with the configured one, and the

@@ -1,5 +1,6 @@
-"""The base of every `/v0` view: resolves the principal and the workspace once, checks
-the role against the permission layer, and renders lists the way Blaxel's clients expect.
+"""The base of every `/v0` view: resolves the principal and the workspace once (through
+`workspaces.access`), checks the role against the permission layer, and renders lists
+the way Blaxel's clients expect.
 """
 
 import base64
@@ -7,14 +8,13 @@ import binascii
 from collections.abc import Callable, Iterable
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workspaces import selectors
+from workspaces import access
 from workspaces.models import Workspace
 from workspaces.permissions import Action, role_allows
 from workspaces.principals import Principal
@@ -61,10 +61,10 @@ class WorkspaceAPIView(PrincipalAPIView):
     """Subclasses set `required_actions` (HTTP method → Action); reads default to
     `Action.VIEW_WORKSPACE`, writes must be listed explicitly (or are refused).
 
-    The workspace comes from `X-Blaxel-Workspace` / `?workspace=` (a service account's key
-    may omit both: it reaches one workspace only). A workspace the caller cannot reach is
-    a 403 — except for views that name the workspace in their URL
-    (`workspace_url_kwarg`), where it is a 404 like any other object that is not yours.
+    The workspace comes from `X-Blaxel-Workspace` / `?workspace=`, or from the URL for
+    views whose resource is the workspace itself (`workspace_url_kwarg`); a service
+    account's key may name none (it reaches one workspace only). Either way, a workspace
+    that does not exist and one the caller cannot reach are the same 403 (DESIGN.md §3).
     """
 
     required_actions: dict[str, Action] = {}
@@ -76,24 +76,23 @@ class WorkspaceAPIView(PrincipalAPIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        try:
+            reach = self._workspace_access(request, kwargs)
+        except access.WorkspaceUnreachable as unreachable:
+            raise exceptions.PermissionDenied(str(unreachable)) from unreachable
+        self.workspace, self.role = reach.workspace, reach.role
+        self.check_action(self.required_action(request))
+
+    def _workspace_access(self, request, url_kwargs) -> access.WorkspaceAccess:
         if self.workspace_url_kwarg:
-            name = kwargs[self.workspace_url_kwarg]
+            name = url_kwargs[self.workspace_url_kwarg]
         else:
             name = workspace_name_from_request(request)
-        if not name and self.principal.is_service_account:
-            workspace = Workspace.objects.get(pk=self.principal.service_account_workspace_id)
-        elif not name:
-            raise exceptions.ValidationError({"workspace": MISSING_WORKSPACE_MESSAGE})
-        else:
-            workspace = selectors.workspace_get(name=name)
-        role = selectors.role_in_workspace(self.principal, workspace) if workspace else None
-        if role is None:
-            if self.workspace_url_kwarg:
-                raise Http404(f"No workspace named “{name}”.")
-            # An unknown workspace and one the caller cannot reach look the same.
-            raise exceptions.PermissionDenied(f"You have no access to the workspace “{name}”.")
-        self.workspace, self.role = workspace, role
-        self.check_action(self.required_action(request))
+        if name:
+            return access.workspace_access(self.principal, name)
+        if self.principal.is_service_account:
+            return access.service_account_workspace_access(self.principal)
+        raise exceptions.ValidationError({"workspace": MISSING_WORKSPACE_MESSAGE})
 
     def required_action(self, request) -> Action | None:
         if request.method in self.required_actions:

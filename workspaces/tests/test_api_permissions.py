@@ -69,14 +69,14 @@ READ = expect(200, 200, 403, 200, 200, 403, 401)
 ADMIN_WRITE = expect(200, 403, 403, 200, 403, 403, 401)
 
 CASES = [
-    # The workspace named in the URL is an object: no access → 404.
+    # A workspace out of reach is a 403, named in the URL as in the header (DESIGN.md §3).
     ("get", "/v0/workspaces", None, expect(200, 200, 200, 200, 200, 200, 401)),
     ("post", "/v0/workspaces", {"name": "newco"}, expect(200, 200, 200, 403, 403, 403, 401)),
-    ("get", "/v0/workspaces/acme", None, expect(200, 200, 404, 200, 200, 404, 401)),
-    ("put", "/v0/workspaces/acme", {"displayName": "N"}, expect(200, 403, 404, 200, 403, 404, 401)),
-    ("delete", "/v0/workspaces/acme", None, expect(200, 403, 404, 200, 403, 404, 401)),
+    ("get", "/v0/workspaces/acme", None, READ),
+    ("put", "/v0/workspaces/acme", {"displayName": "N"}, ADMIN_WRITE),
+    ("delete", "/v0/workspaces/acme", None, ADMIN_WRITE),
     # ada is acme's only admin: she may not leave; a service account cannot leave.
-    ("delete", "/v0/workspaces/acme/leave", None, expect(409, 200, 404, 403, 403, 404, 401)),
+    ("delete", "/v0/workspaces/acme/leave", None, expect(409, 200, 403, 403, 403, 403, 401)),
     ("get", "/v0/users", None, READ),
     ("post", "/v0/users", {"email": "new@example.com"}, ADMIN_WRITE),
     ("put", "/v0/users/{member_email}", {"role": "admin"}, ADMIN_WRITE),
@@ -153,10 +153,6 @@ def globex_objects(other_workspace, outsider, make_user):
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("get", "/v0/workspaces/globex", None),
-        ("put", "/v0/workspaces/globex", {"displayName": "Mine now"}),
-        ("delete", "/v0/workspaces/globex", None),
-        ("delete", "/v0/workspaces/globex/leave", None),
         ("put", "/v0/users/{member_email}", {"role": "admin"}),
         ("delete", "/v0/users/{member_email}", None),
         ("put", "/v0/users/{member_sub}", {"role": "admin"}),
@@ -178,6 +174,27 @@ def test_other_workspaces_objects_are_not_found(admin_api, globex_objects, metho
     before = _state()
     kwargs = {"format": "json"} if body is not None else {}
     assert_error(getattr(admin_api, method)(url, body, **kwargs), 404)
+    assert _state() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/v0/workspaces/globex", None),
+        ("put", "/v0/workspaces/globex", {"displayName": "Mine now"}),
+        ("delete", "/v0/workspaces/globex", None),
+        ("delete", "/v0/workspaces/globex/leave", None),
+    ],
+)
+def test_another_workspace_named_in_the_url_is_no_access(
+    admin_api, globex_objects, method, path, body
+):
+    # The workspace itself is not an object of the caller's workspace: like one that
+    # does not exist, it is a 403 (DESIGN.md §3).
+    before = _state()
+    kwargs = {"format": "json"} if body is not None else {}
+    assert_error(getattr(admin_api, method)(path, body, **kwargs), 403)
     assert _state() == before
 
 

@@ -104,8 +104,10 @@ def test_workspaces_with_the_sdk(admin_sdk, other_workspace):
 
     deleted = delete_workspace.sync("sdk-co", client=admin_sdk)
     assert deleted.name == "sdk-co"
+    # Gone: the same answer as a workspace out of reach (DESIGN.md §3), which the SDK reads.
     missing = get_workspace.sync("sdk-co", client=admin_sdk)
-    assert isinstance(missing, Error) and missing.code == 404
+    assert isinstance(missing, Error) and missing.code == 403
+    assert missing.message == "You have no access to the workspace “sdk-co”."
 
 
 def test_team_with_the_sdk(admin_sdk, member_sdk, member_user, workspace):

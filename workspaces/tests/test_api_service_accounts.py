@@ -216,7 +216,7 @@ def test_service_account_key_works_without_a_workspace_header(bot, admin_user):
 def test_service_account_key_reaches_only_its_workspace(bot, admin_user, other_workspace):
     _, raw_key = make_service_account_key(bot, by_user=admin_user)
     assert_error(key_client(raw_key, workspace_name="globex").get("/v0/users"), 403)
-    assert_error(key_client(raw_key).get("/v0/workspaces/globex"), 404)
+    assert_error(key_client(raw_key).get("/v0/workspaces/globex"), 403)
 
 
 def test_member_role_service_account_cannot_manage(bot, admin_user):

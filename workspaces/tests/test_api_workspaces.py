@@ -129,13 +129,16 @@ def test_get_one(member_api):
     assert response.json()["name"] == "acme"
 
 
-def test_get_unknown_is_not_found(admin_api):
-    assert_error(admin_api.get("/v0/workspaces/nope"), 404)
+def test_get_unknown_is_no_access(admin_api):
+    # Like a workspace that exists out of reach (DESIGN.md §3: /v0 answers 403).
+    body = assert_error(admin_api.get("/v0/workspaces/nope"), 403)
+    assert body["message"] == "You have no access to the workspace “nope”."
 
 
 def test_url_workspace_wins_over_the_header(admin_api, other_workspace):
     # The header says acme; the URL names globex, which ada cannot reach.
-    assert_error(admin_api.get("/v0/workspaces/globex"), 404)
+    body = assert_error(admin_api.get("/v0/workspaces/globex"), 403)
+    assert body["message"] == "You have no access to the workspace “globex”."
 
 
 def test_update_display_name(admin_api, workspace):

@@ -4,7 +4,8 @@ what the user sees afterwards."""
 import pytest
 from django.urls import reverse
 
-from workspaces import selectors, services
+from workspaces import access, selectors, services
+from workspaces.keys import hash_key
 from workspaces.models import (
     ApiKey,
     AuditLogEntry,
@@ -552,7 +553,10 @@ def test_service_account_key_is_shown_once(admin_client, service_account):
     assert AuditLogEntry.objects.filter(action="api_key.create").exists()
     assert raw_key not in str(AuditLogEntry.objects.values_list("changes", flat=True))
     # It works as a credential …
-    assert selectors.principal_for_key(raw_key).service_account_id == service_account.pk
+    assert (
+        access.key_grant(key_hash=hash_key(raw_key)).principal.service_account_id
+        == service_account.pk
+    )
     # … and no later page shows it again.
     for later in [path, "/acme/settings/service-accounts/", "/acme/settings/audit-log/"]:
         page = admin_client.get(later).content.decode()
@@ -602,7 +606,7 @@ def test_revoke_service_account_key(admin_client, service_account, admin_princip
     response = admin_client.post(f"{base}keys/{row.pk}/revoke/", follow=True)
     row.refresh_from_db()
     assert row.revoked_at is not None
-    assert selectors.principal_for_key(raw_key) is None
+    assert access.key_grant(key_hash=hash_key(raw_key)) is None
     html = response.content.decode()
     assert f"Key {row.prefix}… revoked." in html
     assert "Revoked" in html
@@ -622,7 +626,7 @@ def test_expired_key_is_shown_expired_and_refused(admin_client, service_account,
         f"/acme/settings/service-accounts/{service_account.client_id}/"
     ).content.decode()
     assert "Expired" in html
-    assert selectors.principal_for_key(raw_key) is None
+    assert access.key_grant(key_hash=hash_key(raw_key)) is None
 
 
 def test_delete_service_account(admin_client, service_account, admin_principal):
@@ -634,7 +638,7 @@ def test_delete_service_account(admin_client, service_account, admin_principal):
     )
     assert not ServiceAccount.objects.filter(pk=service_account.pk).exists()
     assert not ApiKey.objects.exists()
-    assert selectors.principal_for_key(raw_key) is None
+    assert access.key_grant(key_hash=hash_key(raw_key)) is None
     assert "Service account “ci-bot” and its keys deleted." in response.content.decode()
 
 
@@ -680,7 +684,7 @@ def test_personal_key_is_shown_once_and_reaches_my_workspaces(admin_client, admi
     assert "no-store" in response["Cache-Control"]
     row = ApiKey.objects.get(user=admin_user)
     assert row.key_hash != raw_key
-    assert selectors.principal_for_key(raw_key).user_id == admin_user.pk
+    assert access.key_grant(key_hash=hash_key(raw_key)).principal.user_id == admin_user.pk
     later = admin_client.get("/profile/security/").content.decode()
     assert raw_key not in later and row.prefix in later
     assert "Change your password" in later
@@ -699,7 +703,7 @@ def test_revoke_personal_key(admin_client, admin_user, personal_key):
     response = admin_client.post(f"/profile/security/keys/{row.pk}/revoke/", follow=True)
     row.refresh_from_db()
     assert row.revoked_at is not None
-    assert selectors.principal_for_key(raw_key) is None
+    assert access.key_grant(key_hash=hash_key(raw_key)) is None
     assert f"Key {row.prefix}… revoked." in response.content.decode()
 
 
@@ -712,7 +716,7 @@ def test_cannot_revoke_or_see_someone_elses_personal_key(
     row.refresh_from_db()
     assert row.revoked_at is None
     assert row.prefix not in member_client.get("/profile/security/").content.decode()
-    assert selectors.principal_for_key(raw_key) is not None
+    assert access.key_grant(key_hash=hash_key(raw_key)) is not None
 
 
 def test_anonymous_cannot_create_personal_keys(client):

@@ -56,7 +56,7 @@ class WorkspaceDetailApi(WorkspaceAPIView):
         tags=["workspaces"],
         summary="Get a workspace",
         parameters=[WORKSPACE_NAME],
-        responses={200: WorkspaceSerializer, **errors(401, 404)},
+        responses={200: WorkspaceSerializer, **errors(401, 403)},
     )
     def get(self, request, workspace_name):
         return Response(WorkspaceSerializer(self.workspace).data)

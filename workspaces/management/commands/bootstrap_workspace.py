@@ -20,7 +20,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from workspaces import selectors, services
+from workspaces import access, selectors, services
 from workspaces.permissions import Role
 from workspaces.principals import Principal
 
@@ -124,7 +124,7 @@ class Command(BaseCommand):
             self.notes.append(f"Created workspace {name} with {user.email} as admin.")
             return workspace
         principal = Principal.for_user(user)
-        if selectors.role_in_workspace(principal, workspace) != Role.ADMIN:
+        if access.role_in_workspace(principal, workspace) != Role.ADMIN:
             raise CommandError(
                 f"The workspace “{name}” exists and {user.email} is not its admin; "
                 "choose another workspace name or an admin's email."
