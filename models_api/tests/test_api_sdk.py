@@ -31,9 +31,7 @@ from blaxel.core.client.models import (
     Status,
 )
 
-from conftest import wait_until
-
-from .model_api_fixtures import *  # noqa: F403
+from blaxel_console.testing.waiting import wait_until
 
 pytestmark = [
     pytest.mark.live,

@@ -11,7 +11,8 @@ import threading
 import httpx
 import pytest
 
-from conftest import ROOT, free_port, subprocess_env
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import free_port, subprocess_env
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import run_async
+from blaxel_console.testing.observability import redis_required
+from blaxel_console.testing.waiting import run_async
 from models_api import enforcement
 from models_api.enforcement import REQUESTS, Limit, check_limits, count_tokens, window_bounds
 from workspaces.principals import Principal
 
-from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 MODEL_API_ID = 987654  # counters are keyed by model API id; no database row is needed
 NOON = datetime(2026, 11, 20, 12, 0, 10, tzinfo=UTC)  # 50 s before the minute ends

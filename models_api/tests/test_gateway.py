@@ -11,11 +11,10 @@ import openai
 import pytest
 from django.conf import settings as django_settings
 
-from conftest import run_asgi_server, run_async, wait_until
+from blaxel_console.testing.servers import run_asgi_server
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api import enforcement, usage, usage_pipeline
 from models_api.models import UsageRecord
-
-from .gateway_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.live
 
@@ -403,7 +402,7 @@ def test_provider_unreachable_is_502(clients, fake_openai):
 def test_provider_timeout_is_504(
     transactional_db, acme_model_api, member_key, openai_clients, fake_openai
 ):
-    from conftest import run_asgi_server
+    from blaxel_console.testing.servers import run_asgi_server
 
     fake_openai.configure(response_delay=3)
     with run_asgi_server(GATEWAY_READ_TIMEOUT="0.5") as server:
@@ -417,7 +416,7 @@ def test_provider_timeout_is_504(
 def test_body_over_the_limit_is_413(
     transactional_db, acme_model_api, member_key, openai_clients, fake_openai
 ):
-    from conftest import run_asgi_server
+    from blaxel_console.testing.servers import run_asgi_server
 
     with run_asgi_server(GATEWAY_MAX_BODY_BYTES="2000") as server:
         client, _ = openai_clients(server, member_key)
@@ -474,7 +473,7 @@ def test_fallback_when_the_first_connection_answers_5xx(
 def test_fallback_when_the_first_connection_is_down(
     asgi_server, workspace, make_gateway_model_api, member_key, openai_clients, fake_openai
 ):
-    from conftest import free_port
+    from blaxel_console.testing.servers import free_port
 
     make_gateway_model_api(
         workspace,
@@ -634,7 +633,7 @@ def _calls_until(client_call, status: int) -> bool:
 def test_revoked_key_and_removed_member_stop_working_on_every_process(
     transactional_db, workspace, acme_model_api, member_user, admin_user, openai_clients
 ):
-    from conftest import run_asgi_server
+    from blaxel_console.testing.servers import run_asgi_server
     from workspaces.models import ApiKey, Membership
     from workspaces.principals import Principal
     from workspaces.services import api_key_revoke, membership_remove, personal_api_key_create

@@ -6,13 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import screenshot
+from blaxel_console.testing.browser import screenshot
+from blaxel_console.testing.observability import usage
 from models_api import prometheus, usage_pipeline
 
-from .observability_helpers import *  # noqa: F403
-from .observability_helpers import usage
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import ROOT, run_async, subprocess_env, wait_until
+from blaxel_console.testing.observability import redis_required, usage
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import subprocess_env
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api import enforcement, usage_pipeline
 from models_api.gateway.recorder import Recorder
 from models_api.models import UsageRecord, UsageRollup
 from models_api.policy_models import LATENCY_BUCKETS_MS, latency_bucket_fields
 
-from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required, usage
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 
 MINUTE = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
 

@@ -15,16 +15,19 @@ import httpx
 import openai
 import pytest
 
-from conftest import ROOT, run_asgi_server, run_async, subprocess_env, wait_until
+from blaxel_console.testing.observability import redis_required
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import run_asgi_server, subprocess_env
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api import enforcement, policies, usage_pipeline
 from models_api.models import UsageRecord
 from workspaces.principals import Principal
 
-from .gateway_fixtures import *  # noqa: F403
-from .observability_helpers import *  # noqa: F403
-from .observability_helpers import redis_required
-
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_counters"),
+]
 
 PROMPT = "Say hello to me"
 

@@ -12,9 +12,7 @@ from models_api.models import ModelAPI, UsageRecord
 from models_api.services import model_api_create
 from workspaces.principals import Principal
 
-from .model_api_fixtures import *  # noqa: F403
-
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 PAGES = [
     "/acme/models/",

@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from blaxel_console.testing.people import token_from_mail
 from workspaces import selectors, services
 from workspaces.keys import hash_key
 from workspaces.models import (
@@ -20,8 +21,6 @@ from workspaces.models import (
 )
 from workspaces.permissions import Role
 from workspaces.principals import Principal
-
-from .conftest import token_from_mail
 
 pytestmark = pytest.mark.django_db
 
