@@ -157,6 +157,12 @@ def personal_key():
 
 
 @pytest.fixture
+def member_key(workspace, member_user, personal_key):
+    """A raw personal key of `acme`'s member."""
+    return personal_key(member_user)
+
+
+@pytest.fixture
 def api_client_for(personal_key):
     """`api_client_for(user, workspace_name)`: a DRF client with the user's personal key
     and the workspace header set."""

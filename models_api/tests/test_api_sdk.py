@@ -79,11 +79,6 @@ def wait_for_status(client: Client, name: str, status: Status, timeout: float = 
 
 
 @pytest.fixture
-def member_key(workspace, member_user, personal_key):
-    return personal_key(member_user)
-
-
-@pytest.fixture
 def member_sdk(asgi_server, member_key):
     return sdk_client(asgi_server, member_key)
 

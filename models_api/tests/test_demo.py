@@ -15,13 +15,8 @@ from blaxel_console.testing.run import ROOT
 from blaxel_console.testing.servers import free_port, subprocess_env
 
 
-@pytest.fixture
-def loopback(settings):
-    settings.UPSTREAM_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]
-
-
 @pytest.mark.django_db(transaction=True)
-def test_set_up_demo_is_idempotent(fake_openai, loopback):
+def test_set_up_demo_is_idempotent(fake_openai, allow_loopback):
     from django.contrib.auth import authenticate
 
     from integrations.models import IntegrationConnection

@@ -44,11 +44,6 @@ def usage_written_before_teardown(transactional_db):
 
 
 @pytest.fixture
-def member_key(member_user, personal_key):
-    return personal_key(member_user)
-
-
-@pytest.fixture
 def clients(asgi_server, acme_model_api, member_key, openai_clients):
     return openai_clients(asgi_server, member_key)
 

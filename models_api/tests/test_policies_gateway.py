@@ -33,11 +33,6 @@ PROMPT = "Say hello to me"
 
 
 @pytest.fixture
-def member_key(member_user, personal_key):
-    return personal_key(member_user)
-
-
-@pytest.fixture
 def attach(workspace, admin_user):
     """`attach(model_api, name, **policy fields)`: create a policy and attach it."""
     actor = Principal.for_user(admin_user)
