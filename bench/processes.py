@@ -5,10 +5,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
+from blaxel_console.readiness import ServerNotServing, wait_until_serving
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,19 +52,17 @@ class Process:
             return ""
 
     def wait_for_http(self, url: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(
-                    f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                if httpx.get(url, timeout=2.0).status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name} did not answer {url} within {timeout:.0f}s")
+        """Return once `url` answers; when the process died first, say so with its log."""
+        try:
+            wait_until_serving(
+                url, process=self.popen, timeout=timeout, interval=0.2, name=self.name
+            )
+        except ServerNotServing as error:
+            if error.exit_status is None:
+                raise
+            raise ServerNotServing(
+                f"{error}:\n{self.log_tail()}", exit_status=error.exit_status
+            ) from error
 
     def stop(self, timeout: float = 15.0) -> None:
         if not self.alive():

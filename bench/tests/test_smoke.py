@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-import conftest
+from blaxel_console.testing import database
+from blaxel_console.testing.run import ROOT
 
 pytestmark = pytest.mark.live
 
@@ -28,9 +29,9 @@ def smoke_result(transactional_db, tmp_path):
     """Runs the smoke benchmark on this test run's database (its data is committed, so
     the benchmark's processes see it; the test's teardown empties the tables)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--database-url", conftest.test_database_url(),
+        [sys.executable, "-m", "bench", "--smoke", "--database-url", database.test_database_url(),
          "--output", str(tmp_path)],
-        cwd=conftest.ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-5000:]

@@ -29,7 +29,8 @@ from blaxel.core.client.models import (
     Metadata,
 )
 
-from conftest import ROOT, wait_until
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.waiting import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

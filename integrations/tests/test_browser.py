@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
-from conftest import screenshot, wait_until
+from blaxel_console.testing.browser import screenshot
+from blaxel_console.testing.waiting import wait_until
 from integrations import tasks
 from integrations.models import IntegrationConnection
 

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import connection as db_connection
 from fernet_fields.hkdf import derive_fernet_key
 
-from conftest import ROOT, subprocess_env
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import subprocess_env
 from integrations.models import IntegrationConnection
 from workspaces.models import AuditLogEntry
 

@@ -12,7 +12,10 @@ import httpx
 import openai
 import pytest
 
-from conftest import ROOT, free_port, wait_for_http, wait_until
+from blaxel_console.readiness import wait_until_serving
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import free_port
+from blaxel_console.testing.waiting import wait_until
 from integrations.fake_openai import ANSWER_WORDS, DEFAULT_KEY, mask_key
 
 ANSWER = " ".join(ANSWER_WORDS)
@@ -646,7 +649,7 @@ def test_command_line_keys_no_record_and_initial_config():
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/_fake/health", process)
+        wait_until_serving(f"{url}/_fake/health", process=process)
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-two", max_retries=0)
         answer = client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE)
         assert answer.choices[0].message.content == " ".join(ANSWER_WORDS[:3])

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django.core.exceptions import ValidationError
 
-from conftest import run_async as run
+from blaxel_console.testing.waiting import run_async as run
 from integrations import services, ssrf
 from integrations.ssrf import UnsafeUpstreamError, acheck_base_url, acheck_upstream, check_base_url
 from models_api.gateway.transport import GatewayTransport

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conftest import wait_until
+from blaxel_console.testing.waiting import wait_until
 from integrations import catalog, services, tasks
 from integrations.models import IntegrationConnection
 

@@ -9,9 +9,7 @@ from models_api.models import ModelAPI
 from models_api.services import model_api_create
 from workspaces.principals import Principal
 
-from .model_api_fixtures import *  # noqa: F403
-
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 ENVELOPE = {"HTTP_BLAXEL_VERSION": "2026-04-28"}
 

@@ -31,9 +31,7 @@ from blaxel.core.client.models import (
     Status,
 )
 
-from conftest import wait_until
-
-from .model_api_fixtures import *  # noqa: F403
+from blaxel_console.testing.waiting import wait_until
 
 pytestmark = [
     pytest.mark.live,
@@ -78,11 +76,6 @@ def wait_for_status(client: Client, name: str, status: Status, timeout: float = 
         return model if model.status == status else None
 
     return wait_until(reached, timeout=timeout)
-
-
-@pytest.fixture
-def member_key(workspace, member_user, personal_key):
-    return personal_key(member_user)
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD, screenshot, subprocess_env, wait_until
+from blaxel_console.testing.browser import screenshot
+from blaxel_console.testing.people import PASSWORD
+from blaxel_console.testing.servers import subprocess_env
+from blaxel_console.testing.waiting import wait_until
 from integrations.fake_openai import ANSWER
 from models_api.models import ModelAPI
 from models_api.usage.models import UsageRecord
-
-from .model_api_fixtures import *  # noqa: F403
 
 pytestmark = [
     pytest.mark.browser,

@@ -11,16 +11,12 @@ import threading
 import httpx
 import pytest
 
-from conftest import ROOT, free_port, subprocess_env
-
-
-@pytest.fixture
-def loopback(settings):
-    settings.UPSTREAM_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import free_port, subprocess_env
 
 
 @pytest.mark.django_db(transaction=True)
-def test_set_up_demo_is_idempotent(fake_openai, loopback):
+def test_set_up_demo_is_idempotent(fake_openai, allow_loopback):
     from django.contrib.auth import authenticate
 
     from integrations.models import IntegrationConnection

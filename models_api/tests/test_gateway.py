@@ -12,12 +12,11 @@ import pytest
 from django.conf import settings as django_settings
 
 from blaxel_console import redis
-from conftest import run_asgi_server, run_async, wait_until
+from blaxel_console.testing.servers import run_asgi_server
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.usage import queue
 from models_api.usage import services as usage
 from models_api.usage.models import UsageRecord
-
-from .gateway_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.live
 
@@ -44,11 +43,6 @@ def usage_written_before_teardown(transactional_db):
     writes whatever is still queued and waits for a running drain to end."""
     yield
     usage.flush(timeout=30)
-
-
-@pytest.fixture
-def member_key(member_user, personal_key):
-    return personal_key(member_user)
 
 
 @pytest.fixture
@@ -411,7 +405,7 @@ def test_provider_unreachable_is_502(clients, fake_openai):
 def test_provider_timeout_is_504(
     transactional_db, acme_model_api, member_key, openai_clients, fake_openai
 ):
-    from conftest import run_asgi_server
+    from blaxel_console.testing.servers import run_asgi_server
 
     fake_openai.configure(response_delay=3)
     with run_asgi_server(GATEWAY_READ_TIMEOUT="0.5") as server:
@@ -425,7 +419,7 @@ def test_provider_timeout_is_504(
 def test_body_over_the_limit_is_413(
     transactional_db, acme_model_api, member_key, openai_clients, fake_openai
 ):
-    from conftest import run_asgi_server
+    from blaxel_console.testing.servers import run_asgi_server
 
     with run_asgi_server(GATEWAY_MAX_BODY_BYTES="2000") as server:
         client, _ = openai_clients(server, member_key)
@@ -482,7 +476,7 @@ def test_fallback_when_the_first_connection_answers_5xx(
 def test_fallback_when_the_first_connection_is_down(
     asgi_server, workspace, make_gateway_model_api, member_key, openai_clients, fake_openai
 ):
-    from conftest import free_port
+    from blaxel_console.testing.servers import free_port
 
     make_gateway_model_api(
         workspace,
@@ -642,7 +636,7 @@ def _calls_until(client_call, status: int) -> bool:
 def test_revoked_key_and_removed_member_stop_working_on_every_process(
     transactional_db, workspace, acme_model_api, member_user, admin_user, openai_clients
 ):
-    from conftest import run_asgi_server
+    from blaxel_console.testing.servers import run_asgi_server
     from workspaces.models import ApiKey, Membership
     from workspaces.principals import Principal
     from workspaces.services import api_key_revoke, membership_remove, personal_api_key_create

@@ -13,13 +13,11 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from blaxel_console import cache_versions
-from conftest import run_async
+from blaxel_console.testing.waiting import run_async
 from models_api.gateway import caches, upstream
 from models_api.gateway.handler import GatewayASGIHandler
 from models_api.usage import services as usage
 from models_api.usage.models import UsageRecord
-
-from .gateway_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import run_async
+from blaxel_console.testing.waiting import run_async
 from integrations.providers import UsageLocation
 from models_api.gateway import errors
 from models_api.gateway.caches import VersionedCache

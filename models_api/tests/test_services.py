@@ -11,9 +11,7 @@ from workspaces.models import AuditLogEntry
 from workspaces.principals import Principal
 from workspaces.services import Conflict
 
-from .model_api_fixtures import *  # noqa: F403
-
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 
 def statuses(model_api):

@@ -3,15 +3,13 @@ Celery worker when REDIS_URL is set (committed data, so transactional tests)."""
 
 import pytest
 
-from conftest import wait_until
+from blaxel_console.testing.waiting import wait_until
 from models_api.models import ModelAPI
 from models_api.services import model_api_update
 
-from .model_api_fixtures import *  # noqa: F403
-
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fast_password_hashing", "settled_background_work"),
+    pytest.mark.usefixtures("settled_background_work"),
 ]
 
 

@@ -13,9 +13,7 @@ from models_api.services import model_api_create
 from models_api.usage.models import UsageRecord
 from workspaces.principals import Principal
 
-from .model_api_fixtures import *  # noqa: F403
-
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 PAGES = [
     "/acme/models/",

@@ -14,18 +14,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import run_async, wait_until
+from blaxel_console.testing.api import assert_error, key_client
+from blaxel_console.testing.people import make_service_account, make_service_account_key
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.gateway import caches
 from models_api.gateway.handler import GatewayASGIHandler
-from models_api.tests.gateway_fixtures import *  # noqa: F403 (as that module says)
 from models_api.usage import services as usage
 from workspaces import access, services
 from workspaces.keys import hash_key
 from workspaces.models import ApiKey
 from workspaces.permissions import Role
 from workspaces.principals import Principal
-
-from .api_helpers import assert_error, key_client, make_service_account, make_service_account_key
 
 pytestmark = pytest.mark.django_db
 

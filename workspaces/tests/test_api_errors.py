@@ -10,14 +10,10 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from blaxel_console.testing.api import assert_error
+from blaxel_console.testing.people import make_service_account
 from workspaces import selectors
 from workspaces.models import ServiceAccount, Workspace
-
-from .api_helpers import (
-    assert_error,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    make_service_account,
-)
 
 pytestmark = pytest.mark.django_db
 

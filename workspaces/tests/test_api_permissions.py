@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from blaxel_console.testing.api import assert_error, audit_count, key_client
+from blaxel_console.testing.people import make_service_account, make_service_account_key
 from workspaces.models import (
     ApiKey,
     Invitation,
@@ -17,15 +19,6 @@ from workspaces.models import (
     Workspace,
 )
 from workspaces.permissions import Role
-
-from .api_helpers import (
-    assert_error,
-    audit_count,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    key_client,
-    make_service_account,
-    make_service_account_key,
-)
 
 CALLERS = ("admin", "member", "outsider", "sa_admin", "sa_member", "other_sa", "anonymous")
 

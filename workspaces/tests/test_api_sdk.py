@@ -48,8 +48,6 @@ from blaxel.core.client.models.workspace_status import WorkspaceStatus
 from workspaces.models import ApiKey, Invitation, Membership, ServiceAccount
 from workspaces.permissions import Role
 
-from .api_helpers import fast_password_hashing  # noqa: F401 (autouse fixture)
-
 pytestmark = pytest.mark.live
 
 

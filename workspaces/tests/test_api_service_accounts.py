@@ -5,17 +5,11 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from blaxel_console.testing.api import assert_error, key_client
+from blaxel_console.testing.people import make_service_account, make_service_account_key
 from workspaces.keys import hash_key
 from workspaces.models import ApiKey, AuditLogEntry, ServiceAccount
 from workspaces.permissions import Role
-
-from .api_helpers import (
-    assert_error,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    key_client,
-    make_service_account,
-    make_service_account_key,
-)
 
 pytestmark = pytest.mark.django_db
 

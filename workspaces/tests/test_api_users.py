@@ -6,13 +6,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from blaxel_console.testing.api import assert_error
 from workspaces.models import AuditLogEntry, Invitation, Membership
 from workspaces.permissions import Role
-
-from .api_helpers import (
-    assert_error,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-)
 
 pytestmark = pytest.mark.django_db
 

@@ -4,16 +4,10 @@ from datetime import datetime
 
 import pytest
 
+from blaxel_console.testing.api import assert_error, key_client
+from blaxel_console.testing.people import make_service_account, make_service_account_key
 from workspaces.models import AuditLogEntry, Membership, Workspace
 from workspaces.permissions import Role
-
-from .api_helpers import (
-    assert_error,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    key_client,
-    make_service_account,
-    make_service_account_key,
-)
 
 pytestmark = pytest.mark.django_db
 

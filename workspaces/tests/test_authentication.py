@@ -8,14 +8,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from blaxel_console.testing.api import assert_error, key_client
 from workspaces.models import ApiKey, Membership, ServiceAccount
 from workspaces.permissions import Role
-
-from .api_helpers import (
-    assert_error,
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    key_client,
-)
 
 pytestmark = pytest.mark.django_db
 

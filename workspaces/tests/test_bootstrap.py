@@ -8,15 +8,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from conftest import ROOT, subprocess_env
+from blaxel_console.testing.api import key_client
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import subprocess_env
 from workspaces.keys import hash_key
 from workspaces.models import ApiKey, Membership, Workspace
 from workspaces.permissions import Role
-
-from .api_helpers import (
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    key_client,
-)
 
 User = get_user_model()
 PASSWORD = "a-long-bootstrap-passphrase-7"

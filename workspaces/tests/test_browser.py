@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD, run_asgi_server, screenshot
+from blaxel_console.testing.browser import screenshot
+from blaxel_console.testing.people import PASSWORD
+from blaxel_console.testing.servers import run_asgi_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

@@ -9,12 +9,10 @@ from allauth.account.models import EmailAddress
 from django.test import Client
 from django.utils import timezone
 
-from conftest import PASSWORD
+from blaxel_console.testing.people import PASSWORD, token_from_mail
 from workspaces import services
 from workspaces.models import AuditLogEntry, Invitation, Membership
 from workspaces.permissions import Role
-
-from .conftest import token_from_mail
 
 pytestmark = pytest.mark.django_db
 

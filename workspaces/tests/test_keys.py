@@ -8,15 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from blaxel_console.testing.people import make_service_account, make_service_account_key
 from workspaces import keys, services
 from workspaces.models import ApiKey, AuditLogEntry
 from workspaces.principals import Principal
-
-from .api_helpers import (
-    fast_password_hashing,  # noqa: F401 (autouse fixture)
-    make_service_account,
-    make_service_account_key,
-)
 
 
 def test_generated_keys_are_long_random_and_prefixed():

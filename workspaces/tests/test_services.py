@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from blaxel_console.testing.people import token_from_mail
 from workspaces import access, selectors, services
 from workspaces.keys import hash_key
 from workspaces.models import (
@@ -21,8 +22,6 @@ from workspaces.models import (
 )
 from workspaces.permissions import Role
 from workspaces.principals import Principal
-
-from .conftest import token_from_mail
 
 pytestmark = pytest.mark.django_db
 

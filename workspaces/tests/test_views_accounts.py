@@ -7,7 +7,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
-from conftest import PASSWORD
+from blaxel_console.testing.people import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

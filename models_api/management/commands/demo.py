@@ -17,11 +17,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+
+from blaxel_console.readiness import ServerNotServing, wait_until_serving
 
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 DEMO_EMAIL = "demo@example.com"
@@ -152,19 +153,6 @@ def set_up_demo(*, fake_base_url: str, fake_key: str, site_url: str) -> Demo:
     return Demo(email=DEMO_EMAIL, password=password, api_key=api_key, site_url=site_url)
 
 
-def _wait_for(url: str, process: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise CommandError(f"The {what} exited with status {process.returncode}.")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise CommandError(f"The {what} did not start within {timeout:.0f} seconds.")
-
-
 def _stop(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
@@ -216,18 +204,22 @@ class Command(BaseCommand):
                  "--port", str(fake_port), "--keys", fake_key],
                 env=child_env,
             )  # fmt: skip
-            _wait_for(f"{fake_url}/_fake/health", fake, "fake OpenAI server")
+            wait_until_serving(
+                f"{fake_url}/_fake/health", process=fake, name="The fake OpenAI server"
+            )
             demo = set_up_demo(fake_base_url=f"{fake_url}/v1", fake_key=fake_key, site_url=site_url)
             console = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "uvicorn", "blaxel_console.asgi:application",
                  "--host", host, "--port", str(port), "--no-access-log"],
                 env=child_env,
             )  # fmt: skip
-            _wait_for(f"{site_url}/healthz", console, "console")
+            wait_until_serving(f"{site_url}/healthz", process=console, name="The console")
             self._announce(demo, fake_url)
             while fake.poll() is None and console.poll() is None:
                 time.sleep(0.5)
             raise CommandError("A demo server stopped unexpectedly.")
+        except ServerNotServing as error:
+            raise CommandError(f"{error}.") from error
         except KeyboardInterrupt:
             self.stdout.write("\nStopping the demo…")
         finally:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from blaxel_console import counters, redis
-from conftest import run_async
+from blaxel_console.testing.observability import redis_required
+from blaxel_console.testing.waiting import run_async
 from models_api.policies.enforcement import check_limits, count_tokens
 from models_api.policies.limits import REQUESTS, Limit, counter_prefix, window_bounds
-from models_api.tests.observability_helpers import *  # noqa: F403
-from models_api.tests.observability_helpers import redis_required
 from workspaces.principals import Principal
+
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 MODEL_API_ID = 987654  # counters are keyed by model API id; no database row is needed
 NOON = datetime(2026, 11, 20, 12, 0, 10, tzinfo=UTC)  # 50 s before the minute ends

@@ -15,25 +15,24 @@ import httpx
 import openai
 import pytest
 
-from conftest import ROOT, run_asgi_server, run_async, subprocess_env, wait_until
+from blaxel_console.testing.observability import redis_required
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import run_asgi_server, subprocess_env
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.policies import enforcement
 from models_api.policies import selectors as policy_selectors
 from models_api.policies import services as policy_services
-from models_api.tests.gateway_fixtures import *  # noqa: F403
-from models_api.tests.observability_helpers import *  # noqa: F403
-from models_api.tests.observability_helpers import redis_required
 from models_api.usage import queue
 from models_api.usage.models import UsageRecord
 from workspaces.principals import Principal
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_counters"),
+]
 
 PROMPT = "Say hello to me"
-
-
-@pytest.fixture
-def member_key(member_user, personal_key):
-    return personal_key(member_user)
 
 
 @pytest.fixture

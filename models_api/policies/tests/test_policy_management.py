@@ -10,12 +10,11 @@ from models_api.policies import enforcement
 from models_api.policies import selectors as policy_selectors
 from models_api.policies import services as policy_services
 from models_api.policies.models import ModelAPIPolicy, Policy
-from models_api.tests.observability_helpers import *  # noqa: F403
 from workspaces.models import AuditLogEntry
 from workspaces.principals import Principal
 from workspaces.services import Conflict
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 
 DAILY_CAP = {
     "metadata": {"name": "daily-cap", "displayName": "Daily cap", "labels": {"team": "ml"}},
@@ -418,7 +417,7 @@ def test_an_admin_creates_and_attaches_a_policy_in_chromium(
 ):
     from django.test import Client
 
-    from conftest import screenshot
+    from blaxel_console.testing.browser import screenshot
 
     bare_model_api(workspace, connected=True)
     console = Client()

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from blaxel_console import redis
-from conftest import ROOT, run_async, subprocess_env, wait_until
-from models_api.tests.observability_helpers import *  # noqa: F403
-from models_api.tests.observability_helpers import redis_required, usage
+from blaxel_console.testing.observability import redis_required, usage
+from blaxel_console.testing.run import ROOT
+from blaxel_console.testing.servers import subprocess_env
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.usage import queue, storage, tasks
 from models_api.usage.models import (
     LATENCY_BUCKETS_MS,
@@ -23,7 +24,7 @@ from models_api.usage.models import (
 )
 from models_api.usage.recorder import Recorder
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 
 MINUTE = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
 

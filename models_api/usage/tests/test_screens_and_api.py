@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import screenshot
-from models_api.tests.observability_helpers import *  # noqa: F403
-from models_api.tests.observability_helpers import usage
+from blaxel_console.testing.browser import screenshot
+from blaxel_console.testing.observability import usage
 from models_api.usage import prometheus, storage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 
 
 @pytest.fixture

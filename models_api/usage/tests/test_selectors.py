@@ -5,12 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from models_api.tests.observability_helpers import *  # noqa: F403
-from models_api.tests.observability_helpers import usage
+from blaxel_console.testing.observability import usage
 from models_api.usage import selectors as usage_selectors
 from models_api.usage import storage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 
 
 @pytest.fixture

@@ -1,30 +1,54 @@
-"""Fixtures of the gateway tests: model APIs on the fake OpenAI server (rows created
-directly, so these tests do not depend on the model-API services' checks), console keys,
-and OpenAI SDK clients aimed at a live gateway.
-
-Test modules import them with `from .gateway_fixtures import *`."""
+"""Model APIs of the test workspaces on the fake OpenAI server: made through the services
+(`make_model_api`), or as rows directly for the gateway's tests (`make_gateway_model_api`,
+so those do not depend on the services' checks); and OpenAI SDK clients aimed at a live
+gateway."""
 
 import json
 
 import pytest
 
-__all__ = [
-    "acme_model_api",
-    "gateway_url",
-    "make_gateway_model_api",
-    "openai_clients",
-]
+from .waiting import wait_until
 
 
 @pytest.fixture
-def make_gateway_model_api(fake_openai, settings):
+def make_model_api(workspace, actor, openai_connection):
+    """`make_model_api(name="my-gpt", model="gpt-4o-mini", **kwargs)` through the service."""
+    from models_api.services import model_api_create
+
+    def make(name="my-gpt", model="gpt-4o-mini", **kwargs):
+        kwargs.setdefault("workspace", workspace)
+        kwargs.setdefault("connections", [openai_connection])
+        kwargs.setdefault("actor", actor)
+        return model_api_create(name=name, model=model, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def settled_background_work(transactional_db):
+    """For tests with committed data and a real worker: at the end, wait for the checks
+    this test queued (connection validation, deploy check) to finish, so that the
+    worker is not writing while the test database is flushed."""
+    yield
+    from integrations.models import IntegrationConnection
+    from models_api.models import ModelAPI
+
+    wait_until(
+        lambda: (
+            not IntegrationConnection.objects.filter(status="checking").exists()
+            and not ModelAPI.objects.filter(status="DEPLOYING").exists()
+        ),
+        timeout=30,
+    )
+
+
+@pytest.fixture
+def make_gateway_model_api(fake_openai, allow_loopback):
     """`make(workspace, name="my-gpt", model="gpt-4o-mini", connections=None, enabled=True)`
     → ModelAPI. `connections` is a list of (connection name, base URL, provider key);
     the default is one connection to the fake with its valid key."""
     from integrations.models import IntegrationConnection
     from models_api.models import ModelAPI, ModelAPIConnection
-
-    settings.UPSTREAM_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
     def make(
         workspace,

@@ -1,27 +1,21 @@
-"""Fixtures and helpers shared by the observability tests (usage pipeline, policies,
-metrics, screens). Test modules take the fixtures with
-`from .observability_helpers import *` and the helpers by name (kept out of a conftest.py
-so that other suites of this app are unaffected)."""
+"""Usage records, counters and the usage queue for the observability tests (usage
+pipeline, policies, metrics, screens): fixtures, and helpers imported by name."""
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
 
-from blaxel_console import redis
-from integrations.models import IntegrationConnection
-from models_api.models import ModelAPI, ModelAPIConnection
-from models_api.policies import enforcement
-from models_api.usage.models import UsageRecord
 
-__all__ = ["_fresh_counters", "bare_model_api", "isolated_usage_queue"]
+@pytest.fixture
+def fresh_counters():
+    """Rate-limit and token counters outlive a test's database; start the test clean and
+    leave nothing behind. Test modules that count take it for every test
+    (`pytestmark = pytest.mark.usefixtures("fresh_counters")`)."""
+    from models_api.policies import enforcement
 
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    """Rate-limit and token counters outlive a test's database; start each test clean."""
     enforcement.reset_counters()
     yield
     enforcement.reset_counters()
@@ -33,6 +27,7 @@ def isolated_usage_queue(settings):
     settings.USAGE_QUEUE_KEY = f"usage-test-{uuid.uuid4().hex[:8]}"
     yield settings.USAGE_QUEUE_KEY
     if settings.REDIS_URL:
+        from blaxel_console import redis
         from models_api.usage.queue import lock_key, processing_key, queue_key
 
         redis.sync_client().delete(queue_key(), processing_key(), lock_key())
@@ -42,6 +37,8 @@ def isolated_usage_queue(settings):
 def bare_model_api():
     """`bare_model_api(workspace, name=...)`: a deployed model API row, without connections
     (enough for usage, metrics and policies)."""
+    from integrations.models import IntegrationConnection
+    from models_api.models import ModelAPI, ModelAPIConnection
 
     def make(workspace, name="my-gpt", model="gpt-4o-mini", connected=False, **fields):
         model_api = ModelAPI.objects.create(
@@ -96,15 +93,8 @@ def usage(model_api, *, when=None, status=200, latency=100.0, ttfb=None, tokens=
     }
 
 
-def minutes_ago(minutes: float, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) - timedelta(minutes=minutes)
-
-
-def record_count(**filters) -> int:
-    return UsageRecord.objects.filter(**filters).count()
-
-
 def redis_required():
+    """Mark a test that needs Redis (skipped in the embedded default)."""
     return pytest.mark.skipif(
         not settings.REDIS_URL,
         reason="needs Redis: the durable queue / shared counters are the point",

@@ -1,21 +1,7 @@
-"""Helpers shared by the `/v0` API tests (plain functions, not fixtures, so they do not
-collide with the root conftest's)."""
+"""Helpers of the `/v0` API tests: a client presenting any key, and the API's error shape.
+Plain functions (no fixtures), imported by name."""
 
-import pytest
 from rest_framework.test import APIClient
-
-from workspaces import services
-from workspaces.models import AuditLogEntry
-from workspaces.permissions import Role
-from workspaces.principals import Principal
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Import into a test module to hash the fixtures' passwords cheaply (the production
-    hasher takes about a second per user on a small machine). In-process checks only: a
-    live server subprocess keeps the real hashers."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def key_client(raw_key: str | None, workspace_name: str | None = "acme", **headers) -> APIClient:
@@ -30,22 +16,6 @@ def key_client(raw_key: str | None, workspace_name: str | None = "acme", **heade
         credentials["HTTP_X_BLAXEL_WORKSPACE"] = workspace_name
     client.credentials(**credentials)
     return client
-
-
-def make_service_account(workspace, *, name: str, role: str = Role.MEMBER, by_user):
-    return services.service_account_create(
-        workspace=workspace, name=name, role=role, actor=Principal.for_user(by_user)
-    )
-
-
-def make_service_account_key(service_account, *, by_user, expires_in: str = "never"):
-    """Returns (ApiKey row, raw key)."""
-    return services.service_account_api_key_create(
-        service_account=service_account,
-        name="test",
-        expires_in=expires_in,
-        actor=Principal.for_user(by_user),
-    )
 
 
 def assert_error(response, status: int, *fields: str) -> dict:
@@ -63,4 +33,7 @@ def assert_error(response, status: int, *fields: str) -> dict:
 
 
 def audit_count() -> int:
+    """How many audit-log rows exist (admin actions leave one each)."""
+    from workspaces.models import AuditLogEntry
+
     return AuditLogEntry.objects.count()
