@@ -7,12 +7,11 @@ are not declared, so they are ignored.
 """
 
 from rest_framework import serializers
-from rest_framework.fields import DateTimeField
+
+from workspaces.api.representation import iso_time, resource_metadata
 
 from ..catalog import CatalogSnapshot
 from ..models import IntegrationConnection
-
-_datetime = DateTimeField()
 
 
 def _values() -> serializers.DictField:
@@ -57,22 +56,9 @@ class ConnectionInputSerializer(serializers.Serializer):
         return attrs
 
 
-def _when(value) -> str | None:
-    return _datetime.to_representation(value) if value else None
-
-
 def connection_representation(connection: IntegrationConnection) -> dict:
     return {
-        "metadata": {
-            "name": connection.name,
-            "displayName": connection.display_name or connection.name,
-            "workspace": connection.workspace.name,
-            "labels": {},
-            "createdAt": _when(connection.created_at),
-            "updatedAt": _when(connection.updated_at),
-            "createdBy": connection.created_by_label or None,
-            "updatedBy": connection.updated_by_label or None,
-        },
+        "metadata": resource_metadata(connection),
         "spec": {
             "integration": connection.integration,
             "config": dict(connection.config),
@@ -80,7 +66,7 @@ def connection_representation(connection: IntegrationConnection) -> dict:
         },
         "status": connection.status,
         "statusMessage": connection.status_message,
-        "validatedAt": _when(connection.validated_at),
+        "validatedAt": iso_time(connection.validated_at),
     }
 
 

@@ -6,14 +6,12 @@ Read-only fields a client sends back from a GET (`status`, `events`, `metadata.u
 """
 
 from rest_framework import serializers
-from rest_framework.fields import DateTimeField
 
 from integrations.providers import PROVIDERS
+from workspaces.api.representation import iso_time, resource_metadata
 
 from .. import selectors
 from ..models import ModelAPI
-
-_datetime = DateTimeField()
 
 
 class ModelMetadataInputSerializer(serializers.Serializer):
@@ -79,26 +77,12 @@ class ModelInputSerializer(serializers.Serializer):
         return attrs
 
 
-def _iso(value) -> str | None:
-    return _datetime.to_representation(value) if value else None
-
-
 def model_api_representation(model_api: ModelAPI) -> dict:
     """A model API as Blaxel's `Model` (expects `selectors.model_apis_for_workspace`'s
     prefetching)."""
     connections = selectors.model_api_connections(model_api=model_api)
     return {
-        "metadata": {
-            "name": model_api.name,
-            "displayName": model_api.display_name or model_api.name,
-            "labels": model_api.labels or {},
-            "workspace": model_api.workspace.name,
-            "url": selectors.endpoint_url(model_api),
-            "createdAt": _iso(model_api.created_at),
-            "updatedAt": _iso(model_api.updated_at),
-            "createdBy": model_api.created_by_label,
-            "updatedBy": model_api.updated_by_label,
-        },
+        "metadata": resource_metadata(model_api, url=selectors.endpoint_url(model_api)),
         "spec": {
             "enabled": model_api.enabled,
             "integrationConnections": [connection.name for connection in connections],
@@ -111,7 +95,7 @@ def model_api_representation(model_api: ModelAPI) -> dict:
                 "type": event.type,
                 "status": event.status,
                 "message": event.message,
-                "time": _iso(event.time),
+                "time": iso_time(event.time),
             }
             for event in selectors.model_api_events(model_api=model_api)
         ],

@@ -14,13 +14,20 @@ def iso_time(value) -> str | None:
     return _datetime.to_representation(value) if value else None
 
 
-def stamped_metadata(instance) -> dict:
-    """`createdAt`, `updatedAt`, `createdBy`, `updatedBy` of an `ActorStampedModel`."""
+def resource_metadata(instance, **extra) -> dict:
+    """Blaxel's `metadata` of a named, workspace-owned `ActorStampedModel`: name,
+    display name, labels, workspace, who created and changed it and when (null when
+    unknown), plus `extra` keys."""
     return {
+        "name": instance.name,
+        "displayName": instance.display_name or instance.name,
+        "labels": getattr(instance, "labels", None) or {},
+        "workspace": instance.workspace.name,
+        **extra,
         "createdAt": iso_time(instance.created_at),
         "updatedAt": iso_time(instance.updated_at),
-        "createdBy": instance.created_by_label,
-        "updatedBy": instance.updated_by_label,
+        "createdBy": instance.created_by_label or None,
+        "updatedBy": instance.updated_by_label or None,
     }
 
 

@@ -15,7 +15,7 @@ or, for a rate limit, `"spec": {"type": "rateLimit", "resourceTypes": ["model"],
 
 from rest_framework import serializers
 
-from workspaces.api.representation import stamped_metadata
+from workspaces.api.representation import resource_metadata
 
 from ..models import Policy
 
@@ -124,13 +124,7 @@ def policy_representation(policy: Policy, model_api_count: int | None = None) ->
             "perCaller": policy.per_caller,
         }
     return {
-        "metadata": {
-            "name": policy.name,
-            "displayName": policy.display_name or policy.name,
-            "labels": policy.labels or {},
-            "workspace": policy.workspace.name,
-            **stamped_metadata(policy),
-        },
+        "metadata": resource_metadata(policy),
         "spec": spec,
         "usage": {"models": model_api_count},
     }
