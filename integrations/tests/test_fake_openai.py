@@ -21,54 +21,43 @@ from integrations.fake_openai import ANSWER_WORDS, DEFAULT_KEY, mask_key
 ANSWER = " ".join(ANSWER_WORDS)
 
 
-@pytest.fixture
-def client(fake_openai):
-    return openai.OpenAI(base_url=fake_openai.base_url, api_key=fake_openai.key, max_retries=0)
-
-
-@pytest.fixture
-def async_client(fake_openai):
-    return openai.AsyncOpenAI(base_url=fake_openai.base_url, api_key=fake_openai.key, max_retries=0)
-
-
 USER_MESSAGE = [{"role": "user", "content": "Say hello to the tests"}]
 
 
 # --- models ------------------------------------------------------------------------------------
 
 
-def test_models_list_and_retrieve(client):
-    models = {model.id: model for model in client.models.list()}
+def test_models_list_and_retrieve(fake_openai_client):
+    models = {model.id: model for model in fake_openai_client.models.list()}
     for expected in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "o3-mini", "text-embedding-3-small"):
         assert expected in models
     assert models["gpt-4o"].object == "model"
     assert models["gpt-4o"].owned_by == "system"
     assert models["gpt-4o"].created > 1_600_000_000
 
-    assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+    assert fake_openai_client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
     with pytest.raises(openai.NotFoundError) as error:
-        client.models.retrieve("gpt-nonexistent")
+        fake_openai_client.models.retrieve("gpt-nonexistent")
     assert error.value.code == "model_not_found"
     assert error.value.body["type"] == "invalid_request_error"
 
 
-def test_catalog_and_strict_models_are_configurable(fake_openai, client):
+def test_catalog_and_strict_models_are_configurable(fake_openai, fake_openai_client):
     fake_openai.configure(models=["my-model", "gpt-4o"], strict_models=True)
-    assert [model.id for model in client.models.list()] == ["my-model", "gpt-4o"]
+    assert [model.id for model in fake_openai_client.models.list()] == ["my-model", "gpt-4o"]
     with pytest.raises(openai.NotFoundError) as error:
-        client.chat.completions.create(model="gpt-4.1", messages=USER_MESSAGE)
+        fake_openai_client.chat.completions.create(model="gpt-4.1", messages=USER_MESSAGE)
     assert error.value.code == "model_not_found"
     fake_openai.configure(strict_models=False)
-    assert client.chat.completions.create(model="anything", messages=USER_MESSAGE).model == (
-        "anything"
-    )
+    answer = fake_openai_client.chat.completions.create(model="anything", messages=USER_MESSAGE)
+    assert answer.model == "anything"
 
 
 # --- chat ----------------------------------------------------------------------------------
 
 
-def test_chat_plain(client):
-    raw = client.chat.completions.with_raw_response.create(
+def test_chat_plain(fake_openai_client):
+    raw = fake_openai_client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=USER_MESSAGE
     )
     assert raw.headers["x-request-id"].startswith("req_")
@@ -89,12 +78,12 @@ def test_chat_plain(client):
     assert completion.usage.total_tokens == 25
 
 
-def test_chat_counts_content_parts_and_honours_max_tokens(client):
+def test_chat_counts_content_parts_and_honours_max_tokens(fake_openai_client):
     messages = [
         {"role": "system", "content": "Be brief"},
         {"role": "user", "content": [{"type": "text", "text": "one two three"}]},
     ]
-    completion = client.chat.completions.create(
+    completion = fake_openai_client.chat.completions.create(
         model="gpt-4o", messages=messages, max_completion_tokens=4
     )
     assert completion.usage.prompt_tokens == 5
@@ -103,9 +92,11 @@ def test_chat_counts_content_parts_and_honours_max_tokens(client):
     assert completion.choices[0].finish_reason == "length"
 
 
-def test_chat_streamed_without_usage(client):
+def test_chat_streamed_without_usage(fake_openai_client):
     chunks = list(
-        client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, stream=True)
+        fake_openai_client.chat.completions.create(
+            model="gpt-4o", messages=USER_MESSAGE, stream=True
+        )
     )
     # A role chunk, twenty content chunks, a finish chunk; no usage chunk.
     assert len(chunks) == 22
@@ -119,10 +110,10 @@ def test_chat_streamed_without_usage(client):
     assert all(chunk.choices for chunk in chunks)
 
 
-def test_chat_streamed_with_usage_only_when_asked(client, fake_openai):
+def test_chat_streamed_with_usage_only_when_asked(fake_openai_client, fake_openai):
     fake_openai.configure(chunk_count=7)
     chunks = list(
-        client.chat.completions.create(
+        fake_openai_client.chat.completions.create(
             model="gpt-4o",
             messages=USER_MESSAGE,
             stream=True,
@@ -139,7 +130,7 @@ def test_chat_streamed_with_usage_only_when_asked(client, fake_openai):
     assert chunks[-2].choices[0].finish_reason == "stop"
 
     explicitly_off = list(
-        client.chat.completions.create(
+        fake_openai_client.chat.completions.create(
             model="gpt-4o",
             messages=USER_MESSAGE,
             stream=True,
@@ -174,21 +165,21 @@ def test_chat_stream_wire_format(fake_openai):
     assert '"choices":[],"usage":{"prompt_tokens":5' in events[-3]
 
 
-def test_chat_async_plain_and_streamed(async_client, fake_openai):
+def test_chat_async_plain_and_streamed(fake_openai_async_client, fake_openai):
     fake_openai.configure(chunk_count=3)
 
     async def scenario():
-        completion = await async_client.chat.completions.create(
+        completion = await fake_openai_async_client.chat.completions.create(
             model="gpt-4.1", messages=USER_MESSAGE
         )
-        stream = await async_client.chat.completions.create(
+        stream = await fake_openai_async_client.chat.completions.create(
             model="gpt-4.1",
             messages=USER_MESSAGE,
             stream=True,
             stream_options={"include_usage": True},
         )
         chunks = [chunk async for chunk in stream]
-        await async_client.close()
+        await fake_openai_async_client.close()
         return completion, chunks
 
     completion, chunks = asyncio.run(scenario())
@@ -199,9 +190,9 @@ def test_chat_async_plain_and_streamed(async_client, fake_openai):
     assert chunks[-1].usage.completion_tokens == 3
 
 
-def test_chat_requires_messages(client):
+def test_chat_requires_messages(fake_openai_client):
     with pytest.raises(openai.BadRequestError) as error:
-        client.chat.completions.create(model="gpt-4o", messages=[])
+        fake_openai_client.chat.completions.create(model="gpt-4o", messages=[])
     assert error.value.code == "missing_required_parameter"
     assert error.value.param == "messages"
 
@@ -209,15 +200,17 @@ def test_chat_requires_messages(client):
 # --- completions -------------------------------------------------------------------------------
 
 
-def test_completions_plain_and_streamed(client):
-    completion = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Write a tagline")
+def test_completions_plain_and_streamed(fake_openai_client):
+    completion = fake_openai_client.completions.create(
+        model="gpt-3.5-turbo-instruct", prompt="Write a tagline"
+    )
     assert completion.object == "text_completion"
     assert completion.choices[0].text == ANSWER
     assert completion.usage.prompt_tokens == 3
     assert completion.usage.completion_tokens == 20
 
     chunks = list(
-        client.completions.create(
+        fake_openai_client.completions.create(
             model="gpt-3.5-turbo-instruct",
             prompt="Write a tagline",
             stream=True,
@@ -230,7 +223,9 @@ def test_completions_plain_and_streamed(client):
     assert chunks[-1].usage.total_tokens == 23
 
     without_usage = list(
-        client.completions.create(model="gpt-3.5-turbo-instruct", prompt="x", stream=True)
+        fake_openai_client.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="x", stream=True
+        )
     )
     assert all(chunk.usage is None and chunk.choices for chunk in without_usage)
 
@@ -238,9 +233,11 @@ def test_completions_plain_and_streamed(client):
 # --- embeddings ------------------------------------------------------------------------------
 
 
-def test_embeddings_default_base64_decodes_to_floats(client, fake_openai):
+def test_embeddings_default_base64_decodes_to_floats(fake_openai_client, fake_openai):
     # The SDK asks for base64 unless told otherwise and decodes it itself.
-    embedding = client.embeddings.create(model="text-embedding-3-small", input="hello world")
+    embedding = fake_openai_client.embeddings.create(
+        model="text-embedding-3-small", input="hello world"
+    )
     assert fake_openai.requests("/v1/embeddings")[-1]["body"]["encoding_format"] == "base64"
     vector = embedding.data[0].embedding
     assert len(vector) == 1536
@@ -248,14 +245,14 @@ def test_embeddings_default_base64_decodes_to_floats(client, fake_openai):
     assert abs(sum(value * value for value in vector) - 1.0) < 1e-3
     assert embedding.usage.prompt_tokens == 2
 
-    as_floats = client.embeddings.create(
+    as_floats = fake_openai_client.embeddings.create(
         model="text-embedding-3-small", input="hello world", encoding_format="float"
     )
     assert as_floats.data[0].embedding == vector
 
 
-def test_embeddings_lists_dimensions_and_models(client):
-    result = client.embeddings.create(
+def test_embeddings_lists_dimensions_and_models(fake_openai_client):
+    result = fake_openai_client.embeddings.create(
         model="text-embedding-3-large", input=["first text", "second", "first text"]
     )
     assert [item.index for item in result.data] == [0, 1, 2]
@@ -264,7 +261,7 @@ def test_embeddings_lists_dimensions_and_models(client):
     assert result.data[0].embedding != result.data[1].embedding
     assert result.usage.total_tokens == 5
 
-    small = client.embeddings.create(
+    small = fake_openai_client.embeddings.create(
         model="text-embedding-3-small", input=[1, 2, 3], dimensions=256, encoding_format="base64"
     )
     decoded = array.array("f", base64.b64decode(small.data[0].embedding))
@@ -272,15 +269,17 @@ def test_embeddings_lists_dimensions_and_models(client):
     assert small.usage.prompt_tokens == 3
 
     with pytest.raises(openai.BadRequestError) as error:
-        client.embeddings.create(model="text-embedding-3-small", input="x", dimensions=0)
+        fake_openai_client.embeddings.create(
+            model="text-embedding-3-small", input="x", dimensions=0
+        )
     assert error.value.param == "dimensions"
 
 
 # --- responses ---------------------------------------------------------------------------------
 
 
-def test_responses_plain(client):
-    response = client.responses.create(
+def test_responses_plain(fake_openai_client):
+    response = fake_openai_client.responses.create(
         model="gpt-4o", input="Tell me a story", instructions="Be short"
     )
     assert response.object == "response"
@@ -294,9 +293,9 @@ def test_responses_plain(client):
     assert response.usage.total_tokens == 26
 
 
-def test_responses_stream_helper_yields_events_and_final_response(client, fake_openai):
+def test_responses_stream_helper_yields_events_and_final_response(fake_openai_client, fake_openai):
     fake_openai.configure(chunk_count=5)
-    with client.responses.stream(model="gpt-4o", input="hello there") as stream:
+    with fake_openai_client.responses.stream(model="gpt-4o", input="hello there") as stream:
         events = list(stream)
         final = stream.get_final_response()
     types = [event.type for event in events]
@@ -332,11 +331,13 @@ def test_responses_wire_format_names_each_event(fake_openai):
         assert data_line.startswith('data: {"type":"' + name + '"')
 
 
-def test_responses_async_create_stream(async_client):
+def test_responses_async_create_stream(fake_openai_async_client):
     async def scenario():
-        stream = await async_client.responses.create(model="gpt-4o", input="hi", stream=True)
+        stream = await fake_openai_async_client.responses.create(
+            model="gpt-4o", input="hi", stream=True
+        )
         events = [event async for event in stream]
-        await async_client.close()
+        await fake_openai_async_client.close()
         return events
 
     events = asyncio.run(scenario())
@@ -347,8 +348,8 @@ def test_responses_async_create_stream(async_client):
     assert events[-1].response.output_text == ANSWER
 
 
-def test_responses_max_output_tokens_is_incomplete(client):
-    response = client.responses.create(model="gpt-4o", input="hi", max_output_tokens=16)
+def test_responses_max_output_tokens_is_incomplete(fake_openai_client):
+    response = fake_openai_client.responses.create(model="gpt-4o", input="hi", max_output_tokens=16)
     assert response.status == "incomplete"
     assert response.incomplete_details.reason == "max_output_tokens"
     assert response.usage.output_tokens == 16
@@ -357,8 +358,8 @@ def test_responses_max_output_tokens_is_incomplete(client):
 # --- moderations -----------------------------------------------------------------------------
 
 
-def test_moderations(client):
-    result = client.moderations.create(input=["a kind sentence", "I will kill the bug"])
+def test_moderations(fake_openai_client):
+    result = fake_openai_client.moderations.create(input=["a kind sentence", "I will kill the bug"])
     assert result.id.startswith("modr-")
     assert result.model == "omni-moderation-latest"
     first, second = result.results
@@ -408,19 +409,19 @@ def test_second_key_and_configured_keys(fake_openai):
     assert rotated.models.list().data
 
 
-def test_injected_429_then_success(fake_openai, client):
+def test_injected_429_then_success(fake_openai, fake_openai_client):
     fake_openai.configure(fail_next=[{"status": 429, "count": 2}])
     for _ in range(2):
         with pytest.raises(openai.RateLimitError) as error:
-            client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE)
+            fake_openai_client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE)
         assert error.value.code == "rate_limit_exceeded"
         assert error.value.response.headers["retry-after"] == "1"
         assert error.value.response.headers["x-request-id"].startswith("req_")
-    assert client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE).choices
+    assert fake_openai_client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE).choices
     assert [request["status"] for request in fake_openai.requests()] == [429, 429, 200]
 
 
-def test_injected_500_and_filters(fake_openai, client):
+def test_injected_500_and_filters(fake_openai, fake_openai_client):
     fake_openai.configure(
         fail_next=[
             {"status": 500, "path": "/v1/embeddings"},
@@ -428,9 +429,9 @@ def test_injected_500_and_filters(fake_openai, client):
         ]
     )
     # Neither filter matches a chat call with the first key.
-    assert client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE).choices
+    assert fake_openai_client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE).choices
     with pytest.raises(openai.InternalServerError) as error:
-        client.embeddings.create(model="text-embedding-3-small", input="x")
+        fake_openai_client.embeddings.create(model="text-embedding-3-small", input="x")
     assert error.value.status_code == 500
     assert error.value.body["type"] == "server_error"
     second = openai.OpenAI(
@@ -443,12 +444,12 @@ def test_injected_500_and_filters(fake_openai, client):
     assert fake_openai.configure()["fail_next"] == []
 
 
-def test_injected_error_body_can_be_overridden(fake_openai, client):
+def test_injected_error_body_can_be_overridden(fake_openai, fake_openai_client):
     fake_openai.configure(
         fail_next=[{"status": 429, "code": "insufficient_quota", "message": "No credit."}]
     )
     with pytest.raises(openai.RateLimitError) as error:
-        client.models.list()
+        fake_openai_client.models.list()
     assert error.value.code == "insufficient_quota"
     assert error.value.body["message"] == "No credit."
 
@@ -538,10 +539,12 @@ def test_config_validation_and_reset(fake_openai):
     assert httpx.get(f"{fake_openai.url}/_fake/health").json() == {"status": "ok"}
 
 
-def test_chunk_delay_streams_incrementally(client, fake_openai):
+def test_chunk_delay_streams_incrementally(fake_openai_client, fake_openai):
     fake_openai.configure(chunk_count=10, chunk_delay=0.05)
     arrivals = []
-    stream = client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, stream=True)
+    stream = fake_openai_client.chat.completions.create(
+        model="gpt-4o", messages=USER_MESSAGE, stream=True
+    )
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             arrivals.append(time.monotonic())
@@ -613,13 +616,13 @@ def test_break_after_chunks_drops_the_connection(fake_openai):
     assert fake_openai.requests()[0]["completed"] is False
 
 
-def test_stopped_server_refuses_connections_then_comes_back(fake_openai, client):
+def test_stopped_server_refuses_connections_then_comes_back(fake_openai, fake_openai_client):
     with fake_openai.stopped(), pytest.raises(openai.APIConnectionError):
-        client.models.list()
-    assert client.models.list().data
+        fake_openai_client.models.list()
+    assert fake_openai_client.models.list().data
 
 
-def test_coalesced_stream_sends_the_same_events(client, fake_openai):
+def test_coalesced_stream_sends_the_same_events(fake_openai_client, fake_openai):
     def content_of(stream):
         return [
             (chunk.choices[0].delta.content, chunk.choices[0].finish_reason)
@@ -630,11 +633,11 @@ def test_coalesced_stream_sends_the_same_events(client, fake_openai):
 
     options = {"stream": True, "stream_options": {"include_usage": True}}
     separate = content_of(
-        client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, **options)
+        fake_openai_client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, **options)
     )
     fake_openai.configure(coalesce_streams=True)
     coalesced = content_of(
-        client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, **options)
+        fake_openai_client.chat.completions.create(model="gpt-4o", messages=USER_MESSAGE, **options)
     )
     assert coalesced == separate
     assert len(coalesced) == 23

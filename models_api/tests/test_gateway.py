@@ -12,51 +12,23 @@ import pytest
 from django.conf import settings as django_settings
 
 from blaxel_console import redis
+from blaxel_console.testing.observability import wait_for_usage_records
 from blaxel_console.testing.servers import run_asgi_server
 from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.usage import queue
-from models_api.usage import services as usage
-from models_api.usage.models import UsageRecord
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("usage_written_before_teardown")]
 
 PROMPT = "Say hello to me"  # four words: four prompt tokens for the fake
-
-
-def records(count: int, **filters) -> list[UsageRecord]:
-    """Wait until the server wrote `count` usage records (it writes after answering)."""
-    return wait_until(
-        lambda: (
-            found
-            if len(found := list(UsageRecord.objects.filter(**filters).order_by("time", "id")))
-            == count
-            else None
-        )
-    )
-
-
-@pytest.fixture(autouse=True)
-def usage_written_before_teardown(transactional_db):
-    """With Redis, a Celery worker writes the server's usage records a moment after the
-    call; a write racing the emptying of the database after the test deadlocks it. This
-    fixture is torn down after the server stops and before the database is emptied: it
-    writes whatever is still queued and waits for a running drain to end."""
-    yield
-    usage.flush(timeout=30)
-
-
-@pytest.fixture
-def clients(asgi_server, acme_model_api, member_key, openai_clients):
-    return openai_clients(asgi_server, member_key)
 
 
 # --- every path, plain and streamed -----------------------------------------------------------
 
 
 def test_chat_plain_uses_the_connection_key_and_the_configured_model(
-    clients, fake_openai, member_key, member_user
+    member_gateway_clients, fake_openai, member_key, member_user
 ):
-    client, _ = clients
+    client, _ = member_gateway_clients
     answer = client.chat.completions.with_raw_response.create(
         model="gpt-4o",  # not the configured model: the gateway calls gpt-4o-mini
         messages=[{"role": "user", "content": PROMPT}],
@@ -82,7 +54,7 @@ def test_chat_plain_uses_the_connection_key_and_the_configured_model(
     assert "org-caller-chosen" not in flat  # the caller may not pick the billed organization
     assert not any(name.startswith("x-blaxel") for name in seen["headers"])
 
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.status_code == 200
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (4, 20, 24)
     assert record.caller == member_user.email
@@ -95,8 +67,10 @@ def test_chat_plain_uses_the_connection_key_and_the_configured_model(
     assert record.latency_ms > 0 and record.ttfb_ms is not None
 
 
-def test_chat_streamed_without_include_usage_hides_the_usage_chunk(clients, fake_openai):
-    client, _ = clients
+def test_chat_streamed_without_include_usage_hides_the_usage_chunk(
+    member_gateway_clients, fake_openai
+):
+    client, _ = member_gateway_clients
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True
     )
@@ -109,14 +83,16 @@ def test_chat_streamed_without_include_usage_hides_the_usage_chunk(clients, fake
 
     (seen,) = fake_openai.requests("/v1/chat/completions")
     assert seen["body"]["stream_options"] == {"include_usage": True}
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.streamed
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (4, 20, 24)
     assert record.ttfb_ms is not None and record.ttfb_ms <= record.latency_ms
 
 
-def test_chat_streamed_with_include_usage_keeps_the_usage_chunk(clients, fake_openai):
-    client, _ = clients
+def test_chat_streamed_with_include_usage_keeps_the_usage_chunk(
+    member_gateway_clients, fake_openai
+):
+    client, _ = member_gateway_clients
     stream = client.chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": PROMPT}],
@@ -127,12 +103,12 @@ def test_chat_streamed_with_include_usage_keeps_the_usage_chunk(clients, fake_op
     assert chunks[-1].choices == []
     assert chunks[-1].usage.prompt_tokens == 4
     assert chunks[-1].usage.completion_tokens == 20
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (4, 20, 24)
 
 
-def test_async_client_plain_and_streamed(clients):
-    _, async_client = clients
+def test_async_client_plain_and_streamed(member_gateway_clients):
+    _, async_client = member_gateway_clients
 
     async def scenario():
         async with async_client:
@@ -149,24 +125,24 @@ def test_async_client_plain_and_streamed(clients):
 
     plain, streamed = run_async(scenario)
     assert plain.choices[0].message.content == streamed
-    assert [record.streamed for record in records(2)] == [False, True]
+    assert [record.streamed for record in wait_for_usage_records(2)] == [False, True]
 
 
-def test_completions(clients):
-    client, _ = clients
+def test_completions(member_gateway_clients):
+    client, _ = member_gateway_clients
     answer = client.completions.create(model="whatever", prompt="Once upon a time")
     assert answer.choices[0].text.startswith("Hello")
     assert answer.model == "gpt-4o-mini"
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.input_tokens, record.output_tokens) == (4, 20)
 
 
-def test_completions_streamed(clients, fake_openai):
-    client, _ = clients
+def test_completions_streamed(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     chunks = list(client.completions.create(model="x", prompt="Once upon a time", stream=True))
     assert "".join(chunk.choices[0].text for chunk in chunks if chunk.choices).startswith("Hello")
     assert all(chunk.choices for chunk in chunks)
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.streamed and (record.input_tokens, record.output_tokens) == (4, 20)
 
 
@@ -176,12 +152,12 @@ def test_embeddings(asgi_server, workspace, make_gateway_model_api, member_key, 
     answer = client.embeddings.create(model="ignored", input=["one two three", "four five"])
     assert len(answer.data) == 2 and len(answer.data[0].embedding) == 1536
     assert answer.model == "text-embedding-3-small"
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (5, 0, 5)
 
 
-def test_responses_plain_and_streamed(clients):
-    client, _ = clients
+def test_responses_plain_and_streamed(member_gateway_clients):
+    client, _ = member_gateway_clients
     plain = client.responses.create(model="gpt-4o-mini", input="Tell me a story")
     assert plain.output_text.startswith("Hello from the fake")
     assert plain.usage.input_tokens == 4
@@ -191,13 +167,13 @@ def test_responses_plain_and_streamed(clients):
     assert events[-1].type == "response.completed"
     deltas = "".join(event.delta for event in events if event.type == "response.output_text.delta")
     assert deltas == plain.output_text
-    first, second = records(2)
+    first, second = wait_for_usage_records(2)
     assert (first.input_tokens, first.output_tokens, first.streamed) == (4, 20, False)
     assert (second.input_tokens, second.output_tokens, second.streamed) == (4, 20, True)
 
 
-def test_models_lists_only_the_configured_model(clients, fake_openai):
-    client, _ = clients
+def test_models_lists_only_the_configured_model(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     models = client.models.list()
     assert [model.id for model in models.data] == ["gpt-4o-mini"]
     assert models.data[0].owned_by == "system"  # the provider's own entry
@@ -215,8 +191,8 @@ def test_moderations(asgi_server, workspace, make_gateway_model_api, member_key,
 # --- streaming behaviour --------------------------------------------------------------------
 
 
-def test_streamed_chunks_arrive_as_the_provider_sends_them(clients, fake_openai):
-    client, _ = clients
+def test_streamed_chunks_arrive_as_the_provider_sends_them(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     fake_openai.configure(chunk_count=5, chunk_delay=0.4)
     arrivals = []
     stream = client.chat.completions.create(
@@ -233,8 +209,8 @@ def test_streamed_chunks_arrive_as_the_provider_sends_them(clients, fake_openai)
     assert seen["completed"] and not seen["cancelled"]
 
 
-def test_disconnect_mid_stream_cancels_the_provider_call(clients, fake_openai):
-    client, _ = clients
+def test_disconnect_mid_stream_cancels_the_provider_call(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     fake_openai.configure(chunk_count=50, chunk_delay=0.2)
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True
@@ -246,7 +222,7 @@ def test_disconnect_mid_stream_cancels_the_provider_call(clients, fake_openai):
     wait_until(lambda: fake_openai.requests("/v1/chat/completions")[0]["cancelled"], timeout=10)
     (seen,) = fake_openai.requests("/v1/chat/completions")
     assert not seen["completed"]
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.error_type == "client_disconnected"
 
 
@@ -258,19 +234,19 @@ def test_caller_giving_up_before_the_answer_cancels_the_provider_call(
     with pytest.raises(openai.APITimeoutError):
         client.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
     wait_until(lambda: fake_openai.requests("/v1/chat/completions")[0]["cancelled"], timeout=10)
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.status_code, record.error_type) == (499, "client_disconnected")
 
 
-def test_provider_breaking_off_a_stream_surfaces_as_an_error(clients, fake_openai):
-    client, _ = clients
+def test_provider_breaking_off_a_stream_surfaces_as_an_error(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     fake_openai.configure(chunk_count=10, break_after_chunks=3)
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True
     )
     with pytest.raises(openai.APIError, match="broke off"):
         list(stream)
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.error_type == "upstream_disconnected"
 
 
@@ -321,7 +297,7 @@ def test_service_account_key_reaches_only_its_workspace(
     foreign, _ = openai_clients(asgi_server, raw_key, workspace="globex")
     with pytest.raises(openai.PermissionDeniedError):
         foreign.models.list()
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.caller == "service account ci"
 
 
@@ -333,7 +309,7 @@ def test_disabled_model_api_is_403(
     with pytest.raises(openai.PermissionDeniedError, match="disabled") as caught:
         client.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.code == "model_api_disabled"
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.status_code, record.error_type) == (403, "model_api_disabled")
 
 
@@ -372,8 +348,8 @@ def test_wrong_method_is_405(asgi_server, acme_model_api, member_key, gateway_ur
     assert answer.headers["allow"] == "POST"
 
 
-def test_provider_errors_pass_through_unchanged(clients, fake_openai):
-    client, _ = clients
+def test_provider_errors_pass_through_unchanged(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     fake_openai.configure(fail_next=[{"status": 429, "count": 1, "retry_after": 7}])
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
@@ -387,18 +363,18 @@ def test_provider_errors_pass_through_unchanged(clients, fake_openai):
     assert caught.value.status_code == 500
     assert "had an error" in caught.value.message
 
-    first, second = records(2)
+    first, second = wait_for_usage_records(2)
     assert (first.status_code, first.error_type) == (429, "rate_limit_exceeded")
     assert (second.status_code, second.error_type) == (500, "server_error")
 
 
-def test_provider_unreachable_is_502(clients, fake_openai):
-    client, _ = clients
+def test_provider_unreachable_is_502(member_gateway_clients, fake_openai):
+    client, _ = member_gateway_clients
     with fake_openai.stopped(), pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 502
     assert caught.value.code == "upstream_unreachable"
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.status_code, record.error_type) == (502, "upstream_unreachable")
 
 
@@ -437,7 +413,9 @@ def test_body_over_the_limit_is_413(
     assert fake_openai.requests("/v1/chat/completions")[0]["body"]["messages"][0]["content"] == "hi"
 
 
-def test_body_that_is_not_json_is_400(clients, asgi_server, member_key, gateway_url, fake_openai):
+def test_body_that_is_not_json_is_400(
+    member_gateway_clients, asgi_server, member_key, gateway_url, fake_openai
+):
     answer = httpx.post(
         f"{gateway_url(asgi_server)}/chat/completions",
         headers={"Authorization": f"Bearer {member_key}", "Content-Type": "application/json"},
@@ -469,7 +447,7 @@ def test_fallback_when_the_first_connection_answers_5xx(
     assert first["status"] == 500 and first["headers"]["authorization"].endswith(fake_openai.key)
     assert second["status"] == 200
     assert second["headers"]["authorization"].endswith(fake_openai.second_key)
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert (record.status_code, record.connection_name) == (200, "second")
 
 
@@ -491,7 +469,7 @@ def test_fallback_when_the_first_connection_is_down(
         model="x", messages=[{"role": "user", "content": "hi"}], stream=True
     )
     assert "".join(c.choices[0].delta.content or "" for c in stream).startswith("Hello")
-    (record,) = records(1)
+    (record,) = wait_for_usage_records(1)
     assert record.connection_name == "up"
 
 

@@ -30,83 +30,66 @@ RPM = {
 }
 
 
-@pytest.fixture
-def admin(admin_user):
-    return Principal.for_user(admin_user)
-
-
-@pytest.fixture
-def daily_cap(workspace, admin):
-    return policy_services.policy_create(
-        workspace=workspace,
-        name="daily-cap",
-        actor=admin,
-        type="maxToken",
-        granularity="day",
-        max_total_tokens=100000,
-    )
-
-
 # --- services ------------------------------------------------------------------------------
 
 
-def test_create_validates_and_audits(workspace, admin):
+def test_create_validates_and_audits(workspace, actor):
     with pytest.raises(ValidationError) as error:
         policy_services.policy_create(
-            workspace=workspace, name="no-caps", actor=admin, type="maxToken"
+            workspace=workspace, name="no-caps", actor=actor, type="maxToken"
         )
     assert "max_total_tokens" in error.value.message_dict
     with pytest.raises(ValidationError) as error:
         policy_services.policy_create(
             workspace=workspace,
             name="Bad Name",
-            actor=admin,
+            actor=actor,
             type="rateLimit",
             requests_per_minute=5,
         )
     assert "name" in error.value.message_dict
 
     policy = policy_services.policy_create(
-        workspace=workspace, name="rpm", actor=admin, type="rateLimit", requests_per_minute=5
+        workspace=workspace, name="rpm", actor=actor, type="rateLimit", requests_per_minute=5
     )
     assert policy.summary == "5 requests / minute, per model API"
     assert AuditLogEntry.objects.filter(action="policy.create", target_label="rpm").exists()
     with pytest.raises(Conflict):
         policy_services.policy_create(
-            workspace=workspace, name="rpm", actor=admin, type="rateLimit", requests_per_minute=1
+            workspace=workspace, name="rpm", actor=actor, type="rateLimit", requests_per_minute=1
         )
 
 
-def test_create_bumps_the_routing_version(workspace, admin, django_capture_on_commit_callbacks):
+def test_create_bumps_the_routing_version(workspace, actor, django_capture_on_commit_callbacks):
     before = cache_versions.current(cache_versions.ROUTING)
     with django_capture_on_commit_callbacks(execute=True):
         policy_services.policy_create(
-            workspace=workspace, name="rpm", actor=admin, type="rateLimit", requests_per_minute=5
+            workspace=workspace, name="rpm", actor=actor, type="rateLimit", requests_per_minute=5
         )
     assert cache_versions.current(cache_versions.ROUTING) != before
 
 
-def test_attach_detach_and_limits(workspace, admin, daily_cap, bare_model_api):
+def test_attach_detach_and_limits(workspace, actor, daily_cap, bare_model_api):
     api = bare_model_api(workspace)
     rpm = policy_services.policy_create(
-        workspace=workspace, name="rpm", actor=admin, type="rateLimit", requests_per_minute=7
+        workspace=workspace, name="rpm", actor=actor, type="rateLimit", requests_per_minute=7
     )
     with pytest.raises(ValidationError) as error:
-        policy_services.model_api_set_policies(model_api=api, policy_names=["nope"], actor=admin)
+        policy_services.model_api_set_policies(model_api=api, policy_names=["nope"], actor=actor)
     assert "policies" in error.value.message_dict
 
     policy_services.model_api_set_policies(
-        model_api=api, policy_names=["daily-cap", "rpm"], actor=admin
+        model_api=api, policy_names=["daily-cap", "rpm"], actor=actor
     )
 
     assert policy_selectors.policy_names_for_model_api(model_api=api) == ["daily-cap", "rpm"]
     limits = {(limit.kind, limit.cap) for limit in enforcement.limits_for_model_api(api.pk)}
     assert limits == {("total", 100000), ("requests", 7)}
     with pytest.raises(Conflict):
-        policy_services.policy_delete(policy=rpm, actor=admin)
+        policy_services.policy_delete(policy=rpm, actor=actor)
 
-    policy_services.model_api_set_policies(model_api=api, policy_names=["daily-cap"], actor=admin)
-    policy_services.policy_delete(policy=rpm, actor=admin)
+    policy_services.model_api_set_policies(model_api=api, policy_names=["daily-cap"], actor=actor)
+    policy_services.policy_delete(policy=rpm, actor=actor)
     assert not Policy.objects.filter(name="rpm").exists()
 
 
@@ -128,9 +111,9 @@ def test_policies_of_another_workspace_cannot_be_attached(
     assert not ModelAPIPolicy.objects.exists()
 
 
-def test_switching_type_clears_the_other_types_fields(daily_cap, admin):
+def test_switching_type_clears_the_other_types_fields(daily_cap, actor):
     policy_services.policy_update(
-        policy=daily_cap, actor=admin, type="rateLimit", requests_per_minute=3
+        policy=daily_cap, actor=actor, type="rateLimit", requests_per_minute=3
     )
     daily_cap.refresh_from_db()
     assert (daily_cap.max_total_tokens, daily_cap.requests_per_minute) == (0, 3)
@@ -221,10 +204,10 @@ def test_api_other_workspaces_policies_are_404(
 
 
 def test_api_delete_of_an_attached_policy_is_409(
-    admin_api, daily_cap, bare_model_api, workspace, admin
+    admin_api, daily_cap, bare_model_api, workspace, actor
 ):
     api = bare_model_api(workspace)
-    policy_services.model_api_set_policies(model_api=api, policy_names=["daily-cap"], actor=admin)
+    policy_services.model_api_set_policies(model_api=api, policy_names=["daily-cap"], actor=actor)
     response = admin_api.delete("/v0/policies/daily-cap")
     assert response.status_code == 409
     assert "my-gpt" in response.json()["message"]
