@@ -3,7 +3,7 @@ pipeline, policies, metrics, screens): fixtures, and helpers imported by name.""
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -50,6 +50,12 @@ def wait_for_usage_records(count: int, **filters) -> list:
             else None
         )
     )
+
+
+@pytest.fixture
+def recent_minute():
+    """A whole minute well inside the retention window."""
+    return (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
 
 
 @pytest.fixture
