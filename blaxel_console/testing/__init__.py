@@ -8,12 +8,14 @@ Plugins (fixtures and hooks):
 - `servers`: free ports, child processes' environment, the live ASGI server
 - `celery_worker`: a real Celery worker when a broker is configured
 - `browser`: Chromium through Playwright, screenshots, browser tests ordered last
-- `fake_provider`: the fake OpenAI server
+- `fake_provider`: the fake OpenAI server, and the OpenAI SDK's clients of it
 - `people`: users, workspaces `acme` and `globex`, principals, keys, service accounts,
   invitations, Django and DRF clients per role; fast password hashing for every test
 - `connections`: OpenAI connections on the fake server, loopback upstreams allowed
-- `model_apis`: model APIs through the services, or as rows for the gateway's tests
-- `observability`: usage records, fresh counters, a private usage queue
+- `model_apis`: model APIs through the services, or as rows for the gateway's tests;
+  OpenAI SDK clients aimed at a live gateway
+- `observability`: usage records (and waiting for a live server's), fresh counters, a
+  private usage queue, a token-cap policy
 
 Helpers only: `api` (`/v0` clients and error shape), `waiting` (`wait_until`,
 `run_async`).

@@ -115,3 +115,20 @@ def fake_openai(fake_openai_server):
     fake_openai_server.ensure_running()
     fake_openai_server.reset()
     return fake_openai_server
+
+
+@pytest.fixture
+def fake_openai_client(fake_openai):
+    """The official OpenAI SDK's client of the fake server, with its valid key, no retries."""
+    import openai
+
+    return openai.OpenAI(base_url=fake_openai.base_url, api_key=fake_openai.key, max_retries=0)
+
+
+@pytest.fixture
+def fake_openai_async_client(fake_openai):
+    """The official OpenAI SDK's async client of the fake server, with its valid key, no
+    retries."""
+    import openai
+
+    return openai.AsyncOpenAI(base_url=fake_openai.base_url, api_key=fake_openai.key, max_retries=0)

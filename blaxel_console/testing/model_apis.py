@@ -125,3 +125,9 @@ def openai_clients(gateway_url):
         )
 
     return make
+
+
+@pytest.fixture
+def member_gateway_clients(asgi_server, acme_model_api, member_key, openai_clients):
+    """(OpenAI, AsyncOpenAI) of `acme`'s member, aimed at "my-gpt" on a live gateway."""
+    return openai_clients(asgi_server, member_key)

@@ -3,10 +3,12 @@ pipeline, policies, metrics, screens): fixtures, and helpers imported by name.""
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
+
+from .waiting import wait_until
 
 
 @pytest.fixture
@@ -19,6 +21,41 @@ def fresh_counters():
     enforcement.reset_counters()
     yield
     enforcement.reset_counters()
+
+
+@pytest.fixture
+def usage_written_before_teardown(transactional_db):
+    """With Redis, a Celery worker writes the server's usage records a moment after the
+    call; a write racing the emptying of the database after the test deadlocks it. This
+    fixture is torn down after the server stops and before the database is emptied: it
+    writes whatever is still queued and waits for a running drain to end. Test modules
+    calling a live gateway take it for every test
+    (`pytest.mark.usefixtures("usage_written_before_teardown")`)."""
+    yield
+    from models_api.usage import services as usage_services
+
+    usage_services.flush(timeout=30)
+
+
+def wait_for_usage_records(count: int, **filters) -> list:
+    """Wait until the server wrote `count` usage records (it writes after answering);
+    returns them oldest first."""
+    from models_api.usage.models import UsageRecord
+
+    return wait_until(
+        lambda: (
+            found
+            if len(found := list(UsageRecord.objects.filter(**filters).order_by("time", "id")))
+            == count
+            else None
+        )
+    )
+
+
+@pytest.fixture
+def recent_minute():
+    """A whole minute well inside the retention window."""
+    return (datetime.now(UTC) - timedelta(hours=2)).replace(second=0, microsecond=0)
 
 
 @pytest.fixture
@@ -67,6 +104,21 @@ def bare_model_api():
         return model_api
 
     return make
+
+
+@pytest.fixture
+def daily_cap(workspace, actor):
+    """`acme`'s policy "daily-cap": 100,000 total tokens a day."""
+    from models_api.policies import services as policy_services
+
+    return policy_services.policy_create(
+        workspace=workspace,
+        name="daily-cap",
+        actor=actor,
+        type="maxToken",
+        granularity="day",
+        max_total_tokens=100000,
+    )
 
 
 def usage(model_api, *, when=None, status=200, latency=100.0, ttfb=None, tokens=(0, 0), **extra):

@@ -1,6 +1,6 @@
 """People and machines of the test workspaces: users, the workspaces `acme` and `globex`,
-principals, invitations, service accounts, personal keys, and Django and DRF clients
-per role."""
+principals, invitations, service accounts, personal keys, Django and DRF clients per
+role, and the login redirect a signed-out visitor gets."""
 
 import re
 import uuid
@@ -114,6 +114,14 @@ def logged_in_client(user):
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return client
+
+
+def assert_login_redirect(response, path):
+    """The response sends a signed-out visitor to log in, and back to `path` after."""
+    from django.urls import reverse
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('account_login')}?next={path}"
 
 
 @pytest.fixture
