@@ -102,3 +102,12 @@ class ConnectionSettingsForm(ProviderForm):
         super().__init__(*args, provider=provider, **kwargs)
         for item in provider.config_fields:
             self.fields[item.name] = _config_input(item)
+        # Moving the connection to another host sends its key there: asked for again then.
+        item = provider.primary_secret_field
+        field = _secret_input(item)
+        field.label, field.required = f"{item.label} (only when the base URL moves host)", False
+        field.help_text = (
+            "Leave empty unless the base URL now points at another host: the stored key is "
+            "sent to a new host only once you paste it again."
+        )
+        self.fields[item.name] = field

@@ -7,6 +7,7 @@ arguments (tasks get ids, never secrets).
 
 import json
 import logging
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -39,8 +40,33 @@ def _provider(integration: str) -> Provider:
     return provider
 
 
+def _has_control_characters(value: str) -> bool:
+    # Settings become request headers and URLs: a line break would smuggle a header in.
+    return any(ord(character) < 32 or ord(character) == 127 for character in value)
+
+
+def _base_url_error(url: str) -> str | None:
+    """Why `url` cannot be a base URL, or None. A query, a fragment or user info would
+    let the URL take over the path or the credentials of every forwarded call."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return "Enter a valid http:// or https:// URL."
+    parts = urlsplit(url)
+    if "?" in url or "#" in url or parts.query or parts.fragment:
+        return "A base URL has no query (?…) or fragment (#…): give the API root only."
+    if "@" in parts.netloc:
+        return "A base URL may not contain a user name or password; put the key in the key field."
+    try:
+        check_base_url(url)
+    except UnsafeUpstreamError as error:
+        return str(error)
+    return None
+
+
 def _clean_config(provider: Provider, config: dict | None) -> dict:
-    """Known, non-empty string fields only; required ones present; `baseUrl` a safe URL."""
+    """Known, non-empty string fields only; required ones present; no control
+    characters; `baseUrl` a safe URL of an API root."""
     if config is None:
         config = {}
     if not isinstance(config, dict):
@@ -54,19 +80,17 @@ def _clean_config(provider: Provider, config: dict | None) -> dict:
             continue
         elif not isinstance(value, str):
             errors[key] = "Must be a string."
+        elif _has_control_characters(value):
+            errors[key] = "May not contain line breaks, tabs or other control characters."
         elif value.strip():
             cleaned[key] = value.strip()
     for item in provider.config_fields:
         if item.required and item.name not in cleaned and item.name not in errors:
             errors[item.name] = f"{item.label} is required."
     if "baseUrl" in cleaned and "baseUrl" not in errors:
-        try:
-            URLValidator(schemes=["http", "https"])(cleaned["baseUrl"])
-            check_base_url(cleaned["baseUrl"])
-        except ValidationError:
-            errors["baseUrl"] = "Enter a valid http:// or https:// URL."
-        except UnsafeUpstreamError as error:
-            errors["baseUrl"] = str(error)
+        error = _base_url_error(cleaned["baseUrl"])
+        if error:
+            errors["baseUrl"] = error
         else:
             cleaned["baseUrl"] = cleaned["baseUrl"].rstrip("/")
     if errors:
@@ -126,6 +150,36 @@ def _queue_validation(connection: IntegrationConnection) -> None:
             )
 
     transaction.on_commit(after_commit)
+
+
+def _upstream_host(provider: Provider, config: dict) -> str:
+    return (urlsplit(provider.base_url(config)).hostname or "").lower()
+
+
+def _presents_secret(provider: Provider, submitted: dict | None, current: dict) -> bool:
+    """Whether `submitted` carries the full primary secret (not omitted, not its mask)."""
+    name = provider.primary_secret_field.name
+    value = ((submitted or {}).get(name) or "").strip()
+    return bool(value) and value != mask_secret(current.get(name) or "")
+
+
+def _host_change_error(connection, provider: Provider, new_config, secret) -> dict:
+    """Moving a connection to another host sends its stored key there: an admin must
+    present the key again, so changing a URL alone cannot hand the key to any server."""
+    current_secret = connection.secret_values
+    name = provider.primary_secret_field.name
+    if new_config is None or not current_secret.get(name):
+        return {}
+    if _upstream_host(provider, connection.config) == _upstream_host(provider, new_config):
+        return {}
+    if _presents_secret(provider, secret, current_secret):
+        return {}
+    return {
+        name: [
+            "The base URL now points at another host: paste the key again to send it there "
+            "(the stored key is never sent to a new host without it)."
+        ]
+    }
 
 
 def _secret_hint(provider: Provider, secret: dict) -> str:
@@ -229,6 +283,7 @@ def integration_connection_update(
             new_secret = _merge_secret(provider, secret, connection.secret_values)
         except ValidationError as error:
             errors.update(error.message_dict)
+    errors.update(_host_change_error(connection, provider, new_config, secret))
     if display_name is not None and display_name.strip() != connection.display_name:
         changes["display_name"] = [connection.display_name, display_name.strip()]
         connection.display_name = display_name.strip()
@@ -242,6 +297,9 @@ def integration_connection_update(
     recheck = False
     if new_config is not None and new_config != connection.config:
         changes["config"] = [connection.config, new_config]
+        hosts = [_upstream_host(provider, config) for config in (connection.config, new_config)]
+        if hosts[0] != hosts[1]:
+            changes["host"] = hosts
         recheck = any(connection.config.get(key) != new_config.get(key) for key in UPSTREAM_CONFIG)
         connection.config = new_config
     rotated = new_secret is not None and new_secret != connection.secret_values

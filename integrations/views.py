@@ -226,6 +226,7 @@ class ConnectionSettingsView(ConnectionFormView):
                 actor=self.principal,
                 display_name=form.cleaned_data["display_name"],
                 config=form.config(),
+                secret=form.secret(),
             ),
         )
         if saved is None:

@@ -58,6 +58,10 @@ def _fresh_connection() -> None:
     close_old_connections()
 
 
+def _usable_header_value(value: str) -> bool:
+    return isinstance(value, str) and all(32 <= ord(character) < 127 for character in value)
+
+
 def _upstream(connection: IntegrationConnection) -> Upstream | None:
     provider = get_provider(connection.integration)
     if provider is None:
@@ -74,6 +78,11 @@ def _upstream(connection: IntegrationConnection) -> Upstream | None:
     if not base_url:
         return None
     headers = provider.upstream_headers(config=config, secret=secret)
+    if not all(_usable_header_value(value) for value in headers.values()):
+        # Stored before settings were checked for control characters: sending it would
+        # fail (or smuggle a header); this connection cannot serve, the others may.
+        logger.error("gateway: connection %s has a setting unfit for a header", connection.pk)
+        return None
     return Upstream(
         connection_name=connection.name,
         provider_id=provider.id,

@@ -334,3 +334,20 @@ def test_refused_calls_are_not_logged_one_line_each(handler, acme_model_api, cap
         answer = call(handler, key="bl_wrong")
     assert answer.status_code == 401
     assert not [record for record in caplog.records if record.name == "django.request"]
+
+
+def test_a_stored_setting_unfit_for_a_header_never_makes_the_gateway_answer_500(
+    handler, acme_model_api, member_user, personal_key, fake_openai
+):
+    # A row written before settings were checked for control characters.
+    from integrations.models import IntegrationConnection
+
+    connection = IntegrationConnection.objects.get(model_api_links__model_api=acme_model_api)
+    IntegrationConnection.objects.filter(pk=connection.pk).update(
+        config={**connection.config, "organization": "org-1\r\nX-Injected: yes"}
+    )
+    caches.reset_all()
+    answer = call(handler, key=personal_key(member_user))
+    assert answer.status_code == 502
+    assert "no usable integration connection" in answer.json()["error"]["message"]
+    assert not [r for r in fake_openai.requests() if "x-injected" in str(r).lower()]
