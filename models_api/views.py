@@ -8,7 +8,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.views.generic import FormView, TemplateView
 
@@ -22,6 +22,7 @@ from workspaces.services import Conflict
 from . import selectors, services
 from .forms import ModelAPICreateForm, ModelAPIEditForm
 from .mixins import ModelAPIPageMixin, ModelAPIScreenMixin
+from .policies.permissions import DELETE_WITH_POLICIES_MESSAGE, model_api_delete_action
 from .usage import selectors as usage_selectors
 
 CATALOG_RESULTS_LIMIT = 50
@@ -238,8 +239,18 @@ class ModelAPIDeleteView(ModelAPIPageMixin, TemplateView):
     template_name = "models_api/delete.html"
     tab = "edit"
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            may_delete=self.can(model_api_delete_action(self.model_api)),
+            refusal=DELETE_WITH_POLICIES_MESSAGE,
+        )
+        return context
+
     def post(self, request, *args, **kwargs):
         name = self.model_api.name
+        if not self.can(model_api_delete_action(self.model_api)):
+            raise PermissionDenied(DELETE_WITH_POLICIES_MESSAGE)
         if request.POST.get("confirm_name") != name:
             return self.render_to_response(
                 self.get_context_data(

@@ -13,11 +13,12 @@ from workspaces.api.base import (
     WorkspaceAPIView,
     list_response,
 )
-from workspaces.permissions import Action
+from workspaces.permissions import Action, role_allows
 
 from .. import selectors, services
 from ..models import ModelAPI
 from ..permissions import MODEL_API_ACTIONS
+from ..policies.permissions import DELETE_WITH_POLICIES_MESSAGE, model_api_delete_action
 from .serializers import ModelInputSerializer, model_api_representation
 
 # Service field → where that value sits in Blaxel's JSON, for error messages.
@@ -228,6 +229,8 @@ class ModelDetailApi(WorkspaceAPIView):
     )
     def delete(self, request, name: str):
         model_api = self._model_api(name)
+        if not role_allows(self.role, model_api_delete_action(model_api)):
+            raise exceptions.PermissionDenied(DELETE_WITH_POLICIES_MESSAGE)
         representation = model_api_representation(model_api)
         services.model_api_delete(model_api=model_api, actor=self.principal)
         return Response(representation)

@@ -54,6 +54,12 @@ class PolicyForm(forms.Form):
         required=False,
         help_text="Unchecked: one budget shared by every caller of the model API.",
     )
+    is_workspace_default = forms.BooleanField(
+        label="Workspace default: applies to every model API of the workspace",
+        required=False,
+        help_text="Including model APIs created later; a member cannot detach it. Several "
+        "policies of one type: the strictest wins.",
+    )
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -86,6 +92,7 @@ class PolicyForm(forms.Form):
             "max_total_tokens": data.get("max_total_tokens") or 0,
             "requests_per_minute": data.get("requests_per_minute") or 0,
             "per_caller": bool(data.get("per_caller")),
+            "is_workspace_default": bool(data.get("is_workspace_default")),
         }
 
 

@@ -16,6 +16,9 @@ class Policy(ActorStampedModel):
     * `maxToken`: caps on input / output / total tokens per window (`granularity` ×
       `step`); a cap of 0 is not checked.
     * `rateLimit`: requests per minute per model API, optionally per caller key.
+
+    A workspace default (`is_workspace_default`) applies to every model API of the
+    workspace, those created later included, besides the ones attached to it.
     """
 
     class Type(models.TextChoices):
@@ -44,6 +47,7 @@ class Policy(ActorStampedModel):
     max_total_tokens = models.PositiveBigIntegerField(default=0)
     requests_per_minute = models.PositiveIntegerField(default=0)
     per_caller = models.BooleanField(default=False)
+    is_workspace_default = models.BooleanField(default=False)
 
     objects = WorkspaceOwnedQuerySet.as_manager()
 

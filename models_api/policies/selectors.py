@@ -3,7 +3,7 @@ already belongs to one); another workspace's policy is the same 404 as a missing
 
 from collections.abc import Iterable
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from models_api.models import ModelAPI
@@ -29,6 +29,7 @@ def policy_get(*, workspace: Workspace, name: str) -> Policy:
 
 
 def policies_for_model_api(*, model_api: ModelAPI) -> list[Policy]:
+    """The policies attached to the model API (workspace defaults not included)."""
     return list(
         Policy.objects.for_workspace(model_api.workspace)
         .filter(model_api_links__model_api=model_api)
@@ -41,9 +42,37 @@ def policy_names_for_model_api(*, model_api: ModelAPI) -> list[str]:
     return [policy.name for policy in policies_for_model_api(model_api=model_api)]
 
 
+def workspace_default_policies(*, workspace: Workspace) -> list[Policy]:
+    """The policies that apply to every model API of the workspace."""
+    return list(
+        Policy.objects.for_workspace(workspace).filter(is_workspace_default=True).order_by("name")
+    )
+
+
+def policies_in_force(*, model_api: ModelAPI) -> list[Policy]:
+    """Every policy that limits the model API: attached to it, or a workspace default."""
+    return list(
+        Policy.objects.for_workspace(model_api.workspace)
+        .filter(Q(model_api_links__model_api=model_api) | Q(is_workspace_default=True))
+        .distinct()
+        .order_by("name")
+    )
+
+
 def policies_for_model_api_id(model_api_id: int) -> list[Policy]:
-    """The gateway's lookup (it already resolved the model API within its workspace)."""
-    return list(Policy.objects.filter(model_api_links__model_api_id=model_api_id))
+    """The gateway's lookup (it already resolved the model API within its workspace):
+    the policies attached to the model API and its workspace's defaults."""
+    return list(
+        Policy.objects.filter(
+            Q(model_api_links__model_api_id=model_api_id)
+            | Q(is_workspace_default=True, workspace__model_apis__id=model_api_id)
+        ).distinct()
+    )
+
+
+def model_api_has_attached_policies(*, model_api: ModelAPI) -> bool:
+    """Whether removing the model API would lift limits an admin attached to it."""
+    return Policy.objects.filter(model_api_links__model_api=model_api).exists()
 
 
 def model_apis_for_policy(*, policy: Policy) -> QuerySet[ModelAPI]:

@@ -29,12 +29,17 @@ POLICY_FIELDS = (
     "max_total_tokens",
     "requests_per_minute",
     "per_caller",
+    "is_workspace_default",
 )
 
 
 def _describe(policy: Policy) -> dict:
     """What an audit row records about a policy (no secrets exist here)."""
-    return {"type": policy.type, "summary": policy.summary}
+    return {
+        "type": policy.type,
+        "summary": policy.summary,
+        "workspace default": policy.is_workspace_default,
+    }
 
 
 def _normalize(policy: Policy) -> None:

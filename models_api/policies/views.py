@@ -31,7 +31,12 @@ class ModelAPIPoliciesView(ModelAPIPageMixin, FormView):
 
     @cached_property
     def workspace_policies(self):
-        return list(selectors.policies_for_workspace(workspace=self.workspace))
+        """The policies an admin may attach here (workspace defaults apply anyway)."""
+        return [
+            policy
+            for policy in selectors.policies_for_workspace(workspace=self.workspace)
+            if not policy.is_workspace_default
+        ]
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -56,7 +61,7 @@ class ModelAPIPoliciesView(ModelAPIPageMixin, FormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        attached = selectors.policies_for_model_api(model_api=self.model_api)
+        attached = selectors.policies_in_force(model_api=self.model_api)
         limits = selectors.limits_for_policies(attached)
         usage_by_policy: dict[str, list] = {}
         for limit in limits:

@@ -4,13 +4,15 @@ A policy:
 
     {"metadata": {"name", "displayName", "labels", "workspace", "createdAt", "updatedAt",
                   "createdBy", "updatedBy"},
-     "spec": {"type": "maxToken", "resourceTypes": ["model"],
+     "spec": {"type": "maxToken", "resourceTypes": ["model"], "workspaceDefault": false,
               "maxTokens": {"granularity": "minute|hour|day|month", "step": 1,
                             "input": 0, "output": 0, "total": 15000}},
      "usage": {"models": 1}}
 
 or, for a rate limit, `"spec": {"type": "rateLimit", "resourceTypes": ["model"],
 "rateLimit": {"requestsPerMinute": 60, "perCaller": false}}`. Caps of 0 are not checked.
+A workspace default (`spec.workspaceDefault`) applies to every model API of the
+workspace, those created later included.
 """
 
 from rest_framework import serializers
@@ -59,6 +61,10 @@ class PolicySpecInput(serializers.Serializer):
     maxTokens = MaxTokensInput(required=False)
     rateLimit = RateLimitInput(required=False)
     resourceTypes = serializers.ListField(child=serializers.CharField(), required=False)
+    workspaceDefault = serializers.BooleanField(
+        required=False,
+        help_text="Applies to every model API of the workspace, those created later too.",
+    )
 
     def validate(self, attrs):
         if attrs["type"] == Policy.Type.MAX_TOKEN and "maxTokens" not in attrs:
@@ -83,6 +89,8 @@ class PolicyInput(serializers.Serializer):
     def service_fields(self) -> dict:
         metadata, spec = self.validated_data["metadata"], self.validated_data["spec"]
         fields = {"type": spec["type"]}
+        if "workspaceDefault" in spec:
+            fields["is_workspace_default"] = spec["workspaceDefault"]
         if "displayName" in metadata:
             fields["display_name"] = metadata["displayName"]
         if "labels" in metadata:
@@ -109,7 +117,11 @@ def policy_representation(policy: Policy, model_api_count: int | None = None) ->
         model_api_count = getattr(policy, "model_api_count", None)
     if model_api_count is None:
         model_api_count = policy.model_api_links.count()
-    spec = {"type": policy.type, "resourceTypes": ["model"]}
+    spec = {
+        "type": policy.type,
+        "resourceTypes": ["model"],
+        "workspaceDefault": policy.is_workspace_default,
+    }
     if policy.type == Policy.Type.MAX_TOKEN:
         spec["maxTokens"] = {
             "granularity": policy.granularity,
