@@ -18,6 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blaxel_console.settings")
 console_application = get_asgi_application()  # sets Django up; imports below need it
 
 from blaxel_console import background  # noqa: E402
+from blaxel_console.log_filters import install_on_server_loggers  # noqa: E402
 from models_api.gateway import upstream  # noqa: E402
 from models_api.gateway.handler import GatewayASGIHandler  # noqa: E402
 from models_api.usage import services as usage  # noqa: E402
@@ -59,4 +60,5 @@ class Application:
                 return
 
 
+install_on_server_loggers()
 application = Application(console_application, GatewayASGIHandler())

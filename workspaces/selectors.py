@@ -173,18 +173,19 @@ def membership_for_user(*, workspace: Workspace, user) -> Membership | None:
     return members_for_workspace(workspace=workspace).filter(user=user).first()
 
 
+def email_is_trusted(*, user) -> bool:
+    """Whether the user's account email is proven theirs: verified (otherwise anyone
+    could sign up with someone else's address and join their workspaces). With
+    verification switched off, the account email is trusted as the deployment chose."""
+    if settings.ACCOUNT_EMAIL_VERIFICATION == "none":
+        return bool(user.email)
+    return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
+
+
 def pending_invitations_for_user(*, user) -> QuerySet[Invitation]:
     """Pending invitations the user may accept without the emailed link: only for an
-    email address they have verified (otherwise anyone could sign up with someone else's
-    address and join their workspaces). With verification switched off, the account
-    email is trusted as the deployment chose."""
-    if settings.ACCOUNT_EMAIL_VERIFICATION == "none":
-        trusted = bool(user.email)
-    else:
-        trusted = EmailAddress.objects.filter(
-            user=user, email__iexact=user.email, verified=True
-        ).exists()
-    if not trusted:
+    email address they have proven theirs (`email_is_trusted`)."""
+    if not email_is_trusted(user=user):
         return Invitation.objects.none()
     return pending_invitations_for_email(email=user.email)
 

@@ -53,15 +53,17 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def run_asgi_server(**env_overrides):
-    """uvicorn serving `blaxel_console.asgi:application` on a free port; yields its URL."""
+def run_asgi_server(*, access_log: bool = False, **env_overrides):
+    """uvicorn serving `blaxel_console.asgi:application` on a free port; yields its URL.
+    Its output goes to `var/asgi-<port>.log` (`log_path_of(url)`)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = subprocess_env(SITE_URL=url, **env_overrides)
     log = (VAR_DIR / f"asgi-{port}.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "blaxel_console.asgi:application",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+         "--host", "127.0.0.1", "--port", str(port),
+         *(() if access_log else ("--no-access-log",))],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -70,6 +72,11 @@ def run_asgi_server(**env_overrides):
     finally:
         stop_process(process)
         log.close()
+
+
+def log_path_of(url: str):
+    """The output file of the server `run_asgi_server` started at `url`."""
+    return VAR_DIR / f"asgi-{url.rsplit(':', 1)[1]}.log"
 
 
 @pytest.fixture

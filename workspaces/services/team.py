@@ -3,6 +3,7 @@
 import secrets
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -116,8 +117,12 @@ def invitation_revoke(*, invitation: Invitation, actor: Principal) -> Invitation
 
 
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user) -> Membership:
-    """The invited person joins. Needs an account with the invited email."""
+def invitation_accept(
+    *, invitation: Invitation, user, link_proves_address: bool = False
+) -> Membership:
+    """The invited person joins. Needs an account with the invited email, proven theirs:
+    verified, or — `link_proves_address` — an account made from the emailed link, which
+    only the mailbox's owner received (the address is then marked verified)."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     status = invitation.status
     if status != Invitation.Status.PENDING:
@@ -125,6 +130,15 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
     if user.email.lower() != invitation.email.lower():
         raise ValidationError(
             f"This invitation is for {invitation.email}; you are signed in as {user.email}."
+        )
+    if not selectors.email_is_trusted(user=user):
+        if not link_proves_address:
+            raise ValidationError(
+                f"Verify {user.email} first: open the confirmation link we emailed to it, "
+                "then come back to this invitation."
+            )
+        EmailAddress.objects.update_or_create(
+            user=user, email__iexact=user.email, defaults={"email": user.email, "verified": True}
         )
     membership, _created = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}

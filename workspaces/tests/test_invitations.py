@@ -49,6 +49,7 @@ def test_signed_out_visitor_is_asked_to_log_in_or_sign_up_and_come_back(client, 
 def test_sign_up_from_the_invitation_then_accept(client, invitation):
     invitation_row, token = invitation
     path = f"/invitations/{token}/"
+    assert client.get(path).context["state"] == "signed_out"  # the emailed link, opened
     response = client.post(
         f"/accounts/signup/?next={path}",
         {"email": "new@example.com", "password1": PASSWORD, "password2": PASSWORD, "next": path},
@@ -280,3 +281,43 @@ def test_accept_by_id_of_a_revoked_invitation(invitation, invitee, admin_princip
     services.invitation_revoke(invitation=invitation_row, actor=admin_principal)
     logged_in(invitee).post(f"/invitations/{invitation_row.pk}/accept/")
     assert not Membership.objects.filter(user=invitee).exists()
+
+
+def test_an_unverified_account_not_made_from_the_link_must_verify_first(
+    client, invitation, settings
+):
+    """Someone who signed up elsewhere with the invited address (unverified) and then
+    got hold of the token cannot join; once the address is verified they can."""
+    from django.contrib.auth import get_user_model
+
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    invitation_row, token = invitation
+    user = get_user_model().objects.create_user(
+        username="squatter", email="new@example.com", password=PASSWORD
+    )
+    EmailAddress.objects.create(user=user, email="new@example.com", primary=True, verified=False)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    path = f"/invitations/{token}/"
+    page = client.get(path)
+    assert page.status_code == 403 and page.context["state"] == "unverified"
+    assert "Verify" in page.content.decode()
+    refused = client.post(path)
+    assert refused.status_code == 403
+    assert not Membership.objects.filter(workspace=invitation_row.workspace, user=user).exists()
+
+    EmailAddress.objects.filter(user=user).update(verified=True)
+    client.post(path)
+    assert Membership.objects.filter(workspace=invitation_row.workspace, user=user).exists()
+
+
+def test_an_account_made_from_the_link_counts_it_as_proof_of_its_address(client, invitation):
+
+    _, token = invitation
+    path = f"/invitations/{token}/"
+    client.get(path)
+    client.post(
+        f"/accounts/signup/?next={path}",
+        {"email": "new@example.com", "password1": PASSWORD, "password2": PASSWORD, "next": path},
+    )
+    client.post(path)
+    assert EmailAddress.objects.get(email="new@example.com").verified

@@ -1,6 +1,8 @@
 """Invitations from the invited person's side: the emailed link, and accepting from the
 "Create your workspace" page."""
 
+import time
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
@@ -15,6 +17,10 @@ from ..forms import service_error_message
 from ..models import Invitation, Membership
 from ..services import Conflict
 
+# The invitation a signed-out visitor opened, and when (an account made after that, from
+# the link, may count the link as proof of its address).
+LINK_SESSION_KEY = "invitation_link_opened"
+
 
 class InvitationAcceptView(TemplateView):
     """`/invitations/<token>/`: the emailed link. Shows who invited whom to what, and
@@ -22,7 +28,13 @@ class InvitationAcceptView(TemplateView):
     prefetch must not join anyone to a workspace)."""
 
     template_name = "workspaces/invitation.html"
-    STATUS_FOR_STATE = {"unknown": 404, "expired": 410, "revoked": 410, "wrong_email": 403}
+    STATUS_FOR_STATE = {
+        "unknown": 404,
+        "expired": 410,
+        "revoked": 410,
+        "wrong_email": 403,
+        "unverified": 403,
+    }
 
     def dispatch(self, request, *args, token, **kwargs):
         self.invitation = selectors.invitation_get_by_token(token=token)
@@ -34,6 +46,11 @@ class InvitationAcceptView(TemplateView):
         context.update(invitation=self.invitation, state=state)
         if state == "signed_out":
             context.update(self._sign_in_links())
+            # An account made from here may count this link as proof of its address.
+            self.request.session[LINK_SESSION_KEY] = {
+                "invitation": self.invitation.pk,
+                "at": time.time(),
+            }
         if state == "wrong_email":
             context["signed_in_as"] = self.request.user.email
         return context
@@ -59,7 +76,15 @@ class InvitationAcceptView(TemplateView):
             return "signed_out"
         if user.email.lower() != invitation.email.lower():
             return "wrong_email"
+        if not selectors.email_is_trusted(user=user) and not self._link_proves_address():
+            return "unverified"
         return "ready"
+
+    def _link_proves_address(self) -> bool:
+        """The signed-in account was made after its person opened this emailed link."""
+        opened = self.request.session.get(LINK_SESSION_KEY) or {}
+        joined = self.request.user.date_joined.timestamp()
+        return opened.get("invitation") == self.invitation.pk and joined >= opened.get("at", 1e20)
 
     def _user_is_member(self) -> bool:
         user = self.request.user
@@ -81,7 +106,11 @@ class InvitationAcceptView(TemplateView):
         if self._state() != "ready":
             return self.get(request, token)
         try:
-            membership = services.invitation_accept(invitation=self.invitation, user=request.user)
+            membership = services.invitation_accept(
+                invitation=self.invitation,
+                user=request.user,
+                link_proves_address=self._link_proves_address(),
+            )
         except (ValidationError, Conflict):
             # Raced with a revoke, resend or another accept: show the current state.
             self.invitation.refresh_from_db()
