@@ -177,18 +177,22 @@ def _scrub(text: str, connection: IntegrationConnection) -> str:
 
 
 def _provider_message(response: httpx.Response) -> str:
+    """The provider's own explanation, when its answer is its JSON error shape
+    (`{"error": {"message": ...}}` or `{"error": "..."}`); never a raw body, which could
+    be anything a server at that URL chose to put in front of the members who read the
+    connection's status."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:MAX_MESSAGE_LENGTH] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        for key in ("error", "message", "detail"):
-            if isinstance(body.get(key), str) and body[key]:
-                return body[key]
-    return response.reason_phrase
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error["message"]
+    if isinstance(error, str):
+        return error
+    return ""
 
 
 def check_upstream(connection: IntegrationConnection) -> None:
@@ -222,7 +226,8 @@ def fetch_live_models(connection: IntegrationConnection) -> list[CatalogModel]:
     if response.status_code == 429 or response.status_code >= 500:
         message = _scrub(_provider_message(response), connection)
         raise ProviderUnreachable(
-            f"unreachable: the provider answered {response.status_code}: {message}"
+            f"unreachable: the provider answered {response.status_code}"
+            + (f": {message}" if message else "")
         )
     if response.status_code != 200:
         message = _scrub(_provider_message(response), connection)
