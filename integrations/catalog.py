@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import httpx
 from django.core.cache import cache
 
+from . import outbound
 from .models import IntegrationConnection, mask_secret
 from .ssrf import UnsafeUpstreamError, check_base_url
 
@@ -216,9 +217,7 @@ def fetch_live_models(connection: IntegrationConnection) -> list[CatalogModel]:
     }
     url = provider.models_url(connection.config)
     try:
-        # No redirects: a redirect could lead past the SSRF check.
-        with httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
-            response = client.get(url, headers=headers)
+        response = outbound.fetch("GET", url, headers=headers, timeout=FETCH_TIMEOUT)
     except httpx.TimeoutException:
         raise ProviderUnreachable("unreachable: the provider did not answer in time") from None
     except httpx.HTTPError:

@@ -7,8 +7,8 @@ Every address the host name resolves to must be public, unless the deployment al
 the host by name, address or CIDR range in `UPSTREAM_ALLOWED_HOSTS`.
 
 Checked when a connection is saved, again right before each upstream call (with a clear
-message), and once more where the gateway's HTTP client resolves the host to connect
-(`models_api.gateway.transport.GuardedResolver`): the addresses judged are the ones
+message), and once more where the one outbound client resolves the host to connect
+(`integrations.outbound.GuardedResolver`): the addresses judged are the ones
 connected to, so a DNS answer that changes between the check and the call (DNS
 rebinding) cannot reach a private address.
 """

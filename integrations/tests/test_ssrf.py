@@ -3,6 +3,7 @@ deployment allows them, judged on every resolved address, at save time and at ca
 
 import asyncio
 import socket
+from unittest import mock
 
 import httpx
 import pytest
@@ -10,8 +11,8 @@ from django.core.exceptions import ValidationError
 
 from blaxel_console.testing.waiting import run_async as run
 from integrations import services, ssrf
+from integrations.outbound import GuardedTransport
 from integrations.ssrf import UnsafeUpstreamError, acheck_base_url, acheck_upstream, check_base_url
-from models_api.gateway.transport import GatewayTransport
 
 REFUSED = [
     "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
@@ -165,7 +166,7 @@ def test_a_host_rebound_after_the_check_is_refused_where_the_gateway_connects(se
         fake_dns["rebind.example.com"] = ["127.0.0.1"]  # the answer changes
         await acheck_upstream(target)  # still the cached verdict
         try:
-            async with httpx.AsyncClient(transport=GatewayTransport()) as client:
+            async with httpx.AsyncClient(transport=GuardedTransport()) as client:
                 return (await client.get(target)).text
         except httpx.ConnectError as error:
             return error
@@ -179,6 +180,48 @@ def test_a_host_rebound_after_the_check_is_refused_where_the_gateway_connects(se
     settings.UPSTREAM_ALLOWED_HOSTS = ["rebind.example.com"]
     assert run(scenario("http://rebind.example.com:{port}/v1/models")) == "ok"
     assert connections == [1]
+
+
+@pytest.mark.django_db
+def test_a_host_rebound_after_saving_is_refused_where_the_catalog_connects(
+    make_connection, settings, fake_dns
+):
+    """The catalog, key and deploy checks fetch through the same guarded client as the
+    gateway: the address judged is the address connected to."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from integrations.catalog import ProviderUnreachable, fetch_live_models
+
+    reached = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            reached.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fake_dns["rebind.example.com"] = ["93.184.215.14"]
+        settings.UPSTREAM_ALLOWED_HOSTS = []
+        connection = make_connection(
+            key="sk-test-rebinding", base_url=f"http://rebind.example.com:{server.server_port}/v1"
+        )
+        settings.UPSTREAM_ALLOWED_HOSTS = []
+        fake_dns["rebind.example.com"] = ["127.0.0.1"]  # the answer changes after saving
+        # As if the answer changed right after the catalog's own check.
+        skipped_check = mock.patch("integrations.catalog.check_upstream")
+        with skipped_check, pytest.raises(ProviderUnreachable):
+            fetch_live_models(connection)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert reached == []
 
 
 @pytest.mark.django_db

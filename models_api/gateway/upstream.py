@@ -12,11 +12,11 @@ import httpx
 import orjson
 from django.conf import settings
 
+from integrations.outbound import GuardedTransport
 from integrations.ssrf import UnsafeUpstreamError, acheck_upstream
 
 from . import errors
 from .lookups import Route, Upstream
-from .transport import GatewayTransport
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def _build_client() -> httpx.AsyncClient:
         max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30.0
     )
     return httpx.AsyncClient(
-        # aiohttp underneath: measured by bench/ (see transport.py).
-        transport=GatewayTransport(limits=limits),
+        # aiohttp underneath: measured by bench/ (see integrations/outbound.py).
+        transport=GuardedTransport(limits=limits),
         timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
         cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
         follow_redirects=False,

@@ -1,4 +1,9 @@
-"""The gateway's HTTP transport: httpx as the API, aiohttp underneath.
+"""The one SSRF-guarded way out: every outbound HTTP call the project makes — the
+gateway's calls to providers, and the model lists fetched for catalogs, key checks and
+deploy checks (`fetch`) — goes through `GuardedTransport`, whose resolver judges the
+very addresses it connects to (no DNS-rebinding window between a check and the call).
+
+httpx is the API, aiohttp underneath.
 
 Chosen by the benchmark (bench/): with httpx's default transport (httpcore), every call
 walks the whole connection pool and polls each pooled socket to see whether it expired,
@@ -13,14 +18,16 @@ session aiohttp's `DummyCookieJar`: a shared client must never keep cookies, and
 connector the SSRF guard's resolver.
 """
 
+import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
-from integrations.ssrf import UnsafeUpstreamError, judge_addresses
+from .ssrf import UnsafeUpstreamError, judge_addresses
 
 
 class GuardedResolver(AbstractResolver):
@@ -82,7 +89,7 @@ class _Stream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-class GatewayTransport(AiohttpTransport):
+class GuardedTransport(AiohttpTransport):
     """`AiohttpTransport` with a cookie-less session sized by `limits`, and the errors a
     gateway needs to tell apart (connect error, timeout, provider hung up)."""
 
@@ -102,3 +109,27 @@ class GatewayTransport(AiohttpTransport):
             raise _retranslate(error) from error
         response.stream = _Stream(response.stream)
         return response
+
+
+def fetch(method: str, url: str, *, headers: dict, timeout: httpx.Timeout) -> httpx.Response:
+    """One call from sync code (tasks, screens), through `GuardedTransport`, redirects
+    not followed (one could lead past the guard); the answer's body is read. Raises
+    httpx's errors; a refused address is a `ConnectError`."""
+
+    async def call() -> httpx.Response:
+        transport = GuardedTransport(limits=httpx.Limits(max_connections=1))
+        async with httpx.AsyncClient(
+            transport=transport, timeout=timeout, follow_redirects=False
+        ) as client:
+            response = await client.request(method, url, headers=headers)
+            await response.aread()
+            return response
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(call())
+    # This thread runs an event loop already (async code calling sync code): the call
+    # gets a loop of its own on another thread.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, call()).result()
