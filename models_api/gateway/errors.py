@@ -95,3 +95,8 @@ def bad_gateway(message: str) -> GatewayError:
 
 def gateway_timeout(message: str) -> GatewayError:
     return GatewayError(504, message, type="upstream_error", code="upstream_timeout")
+
+
+def unexpected() -> GatewayError:
+    """A fault of the gateway itself (logged where it happened)."""
+    return GatewayError(500, "The gateway failed unexpectedly.", type="server_error")

@@ -30,6 +30,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix, set_urlconf
 
 from . import errors
+from .views import admit_request
 
 logger = logging.getLogger(__name__)
 
@@ -91,22 +92,37 @@ class GatewayASGIHandler(ASGIHandler):
         if declared is not None and declared > limit:
             await self.send_response(errors.too_large(limit).response(), send)
             return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, io.BytesIO())
+        if request is None:
+            await self.send_response(error_response, send)
+            return
+        request.urlconf = GATEWAY_URLCONF  # resolved against the gateway's URLs only
+        # Who calls what is decided from the headers, before any body is read.
+        try:
+            request.admitted_call = await admit_request(request)
+        except errors.GatewayError as error:
+            await self.send_response(error.response(), send)
+            return
+        except Exception:
+            logger.exception("gateway: unexpected error")
+            await self.send_response(errors.unexpected().response(), send)
+            return
         try:
             body = await self._read_body(receive, limit)
         except RequestAborted:
+            if request.admitted_call:
+                request.admitted_call.refused(499, "client_disconnected")
             return
         except _BodyTooLarge:
-            await self.send_response(errors.too_large(limit).response(), send)
-            return
-        set_script_prefix(get_script_prefix(scope))
-        request, error_response = self.create_request(scope, io.BytesIO(body))
-        if request is None:
-            await self.send_response(error_response, send)
+            error = errors.too_large(limit)
+            if request.admitted_call:
+                request.admitted_call.refused(error.status, error.error_type)
+            await self.send_response(error.response(), send)
             return
         # Read once, here; the view forwards these bytes (Django's `request.body` would
         # also refuse anything over DATA_UPLOAD_MAX_MEMORY_SIZE, a console setting).
         request.raw_body = body
-        request.urlconf = GATEWAY_URLCONF  # resolved against the gateway's URLs only
 
         async def respond():
             response = await self.run_get_response(request)

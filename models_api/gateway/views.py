@@ -23,6 +23,7 @@ import httpx
 import orjson
 from adrf.views import APIView
 from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import resolve
 from django.utils import timezone
 
 from integrations.providers import UsageLocation, get_provider
@@ -63,6 +64,11 @@ class Call:
     def first_byte(self) -> None:
         if self.ttfb_ms is None:
             self.ttfb_ms = (time.perf_counter() - self.started) * 1000
+
+    def refused(self, status: int, error_type: str) -> None:
+        """Record a call that ended before reaching the provider."""
+        self.status, self.error_type = status, error_type
+        self.record()
 
     def record(self) -> None:
         tokens = self.tokens or Tokens()
@@ -126,9 +132,7 @@ class GatewayView(APIView):
             return error.response()
         except Exception:
             logger.exception("gateway: unexpected error")
-            return errors.GatewayError(
-                500, "The gateway failed unexpectedly.", type="server_error"
-            ).response()
+            return errors.unexpected().response()
 
 
 async def not_found(request, *args, **kwargs):
@@ -138,7 +142,10 @@ async def not_found(request, *args, **kwargs):
     ).response()
 
 
-async def proxy(request, *, workspace: str, model_api: str, path: str) -> HttpResponse:
+async def admit(request, *, workspace: str, model_api: str, path: str) -> Call:
+    """What the request line and headers decide: the caller (401), the workspace (403)
+    and the model API (404). The handler asks before it reads any body, so a caller
+    without access cannot make the gateway receive and hold one."""
     principal = await auth.authenticate(request)
     workspace_id, _role = await auth.role_in_workspace(principal, workspace)
     route = await routing_cache.get(
@@ -149,17 +156,30 @@ async def proxy(request, *, workspace: str, model_api: str, path: str) -> HttpRe
             f"No model API named “{model_api}” in the workspace “{workspace}”.",
             "model_api_not_found",
         )
-    call = Call(route=route, principal=principal, path=path)
+    return Call(route=route, principal=principal, path=path)
+
+
+async def admit_request(request) -> Call | None:
+    """`admit` for a request addressed to a model API endpoint; None for any other path
+    under /run/ (the view answers those)."""
+    match = resolve(request.path_info, urlconf=request.urlconf)
+    if match.url_name != "gateway":
+        return None
+    return await admit(request, **match.kwargs)
+
+
+async def proxy(request, *, workspace: str, model_api: str, path: str) -> HttpResponse:
+    call = request.admitted_call or await admit(
+        request, workspace=workspace, model_api=model_api, path=path
+    )
     try:
-        response = await _forward(request, route, path, call)
+        response = await _forward(request, call.route, path, call)
     except errors.GatewayError as error:
-        call.status, call.error_type = error.status, error.error_type
-        call.record()
+        call.refused(error.status, error.error_type)
         raise
     except asyncio.CancelledError:
         # The caller went away before the answer started.
-        call.status, call.error_type = 499, "client_disconnected"
-        call.record()
+        call.refused(499, "client_disconnected")
         raise
     return response
 

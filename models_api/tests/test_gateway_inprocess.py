@@ -273,7 +273,10 @@ def test_declared_body_over_the_limit_is_refused_unread(handler, settings):
     assert json.loads(sent[1]["body"])["error"]["code"] == "request_too_large"
 
 
-def test_streamed_body_over_the_limit_is_refused_while_reading(handler, settings):
+def test_streamed_body_over_the_limit_is_refused_while_reading(
+    handler, settings, acme_model_api, member_user, personal_key
+):
+    key = personal_key(member_user)
     settings.GATEWAY_MAX_BODY_BYTES = 100
     sent = []
     chunks = [b"x" * 60, b"x" * 60, b"x" * 60]
@@ -292,11 +295,17 @@ def test_streamed_body_over_the_limit_is_refused_while_reading(handler, settings
         "method": "POST",
         "path": "/run/acme/models/my-gpt/v1/chat/completions",
         "query_string": b"",
-        "headers": [(b"transfer-encoding", b"chunked")],
+        "headers": [
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", f"Bearer {key}".encode()),
+        ],
     }
-    run_async(handler.handler, scope, receive, send)
+    handler.in_thread(lambda: run_async(handler.handler, scope, receive, send))
     assert sent[0]["status"] == 413
     assert len(read) == 2  # stopped as soon as the limit was passed
+    usage.flush()
+    (record,) = UsageRecord.objects.filter(model_api=acme_model_api)
+    assert (record.status_code, record.error_type) == (413, "request_too_large")
 
 
 def test_without_redis_an_unreachable_shared_cache_falls_back_to_the_database(
@@ -351,3 +360,35 @@ def test_a_stored_setting_unfit_for_a_header_never_makes_the_gateway_answer_500(
     assert answer.status_code == 502
     assert "no usable integration connection" in answer.json()["error"]["message"]
     assert not [r for r in fake_openai.requests() if "x-injected" in str(r).lower()]
+
+
+@pytest.mark.parametrize(
+    ("who", "model_api", "status"),
+    [("nobody", "my-gpt", 401), ("outsider", "my-gpt", 403), ("member", "no-such-api", 404)],
+)
+def test_401_403_404_are_decided_from_the_headers_before_any_body_is_read(
+    handler, acme_model_api, member_user, outsider, other_workspace, personal_key, who,
+    model_api, status,
+):  # fmt: skip
+    headers = [(b"content-length", b"9000000"), (b"content-type", b"application/json")]
+    if who != "nobody":
+        key = personal_key(member_user if who == "member" else outsider)
+        headers.append((b"authorization", f"Bearer {key}".encode()))
+    sent = []
+
+    async def receive():  # a caller that never sends the 9 MB it announced
+        raise AssertionError("the body was read")
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"/run/acme/models/{model_api}/v1/chat/completions",
+        "query_string": b"",
+        "headers": headers,
+    }
+    handler.in_thread(lambda: run_async(handler.handler, scope, receive, send))
+    assert sent[0]["status"] == status
+    assert "error" in json.loads(sent[1]["body"])
