@@ -18,6 +18,8 @@ import orjson
 
 from integrations.providers import UsageLocation
 
+from .estimates import text_deltas
+
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
@@ -26,6 +28,7 @@ class Tokens:
     input: int = 0
     output: int = 0
     total: int = 0
+    estimated: bool = False  # the provider never said; see `estimates`
 
 
 def _first_int(container: dict, names: tuple[str, ...]) -> int:
@@ -145,12 +148,14 @@ class SSEUsageReader:
         self.tokens: Tokens | None = None
         self._usage_object = _usage_pattern(location.container)
         self._pending = b""
+        self.text_deltas = 0  # relayed so far: the output estimate when no usage comes
 
     @property
     def at_event_boundary(self) -> bool:
         return not self._pending
 
     def feed(self, chunk: bytes) -> bytes:
+        self.text_deltas += text_deltas(chunk)
         data = self._pending + chunk if self._pending else chunk
         end = _last_event_end(data)
         if end < 0:

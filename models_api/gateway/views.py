@@ -31,7 +31,7 @@ from workspaces.principals import Principal
 
 from ..policies.enforcement import call_token_increments, check_policies
 from ..usage.services import record_call
-from . import auth, errors, lookups
+from . import auth, errors, estimates, lookups
 from .caches import routing_cache
 from .lookups import Route
 from .streaming import SSEUsageReader, Tokens, usage_from_body
@@ -60,6 +60,7 @@ class Call:
     streamed: bool = False
     error_type: str = ""
     connection_name: str = ""
+    request_body: bytes = b""  # kept by reference, for the rare token estimate
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:
@@ -97,6 +98,7 @@ class Call:
                 "input_tokens": tokens.input,
                 "output_tokens": tokens.output,
                 "total_tokens": tokens.total,
+                "tokens_estimated": tokens.estimated,
                 "streamed": self.streamed,
                 "error_type": self.error_type[:64],
                 "connection_name": self.connection_name,
@@ -217,6 +219,7 @@ async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse
     usage_location = provider.usage if provider else _DEFAULT_USAGE
     prepared = None
     if method == "POST":
+        call.request_body = request.raw_body
         prepared = prepare_body(
             request.raw_body,
             model=route.model,
@@ -380,5 +383,20 @@ async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call
         if not finished and not call.error_type:
             call.error_type = "client_disconnected"
         await upstream_response.aclose()
-        call.tokens = reader.tokens
+        call.tokens = reader.tokens or _estimated_tokens(call, reader)
         call.record()
+
+
+def _estimated_tokens(call: Call, reader: SSEUsageReader) -> Tokens | None:
+    """No usage came (the caller or the provider cut the stream before it, or the
+    provider never sends it): the tokens the provider bills, estimated (`estimates`)."""
+    if call.status >= 400:
+        return None
+    input_tokens = estimates.prompt_tokens(call.request_body)
+    output_tokens = reader.text_deltas
+    return Tokens(
+        input=input_tokens,
+        output=output_tokens,
+        total=input_tokens + output_tokens,
+        estimated=True,
+    )

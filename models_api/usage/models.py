@@ -29,6 +29,8 @@ class UsageRecord(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
+    # The provider never reported this call's tokens: they are the gateway's estimate.
+    tokens_estimated = models.BooleanField(default=False)
     streamed = models.BooleanField(default=False)
     error_type = models.CharField(max_length=64, blank=True)
     connection_name = models.CharField(max_length=49, blank=True)

@@ -48,6 +48,7 @@ RECORD_FIELDS = (
     "input_tokens",
     "output_tokens",
     "total_tokens",
+    "tokens_estimated",
     "streamed",
     "error_type",
     "connection_name",
@@ -76,11 +77,15 @@ def record_payload(record) -> dict:
     for field in ("caller", "api_key_prefix", "path", "error_type", "connection_name"):
         data[field] = data[field] or ""
     data["streamed"] = bool(data["streamed"])
+    data["tokens_estimated"] = bool(data["tokens_estimated"])
     return data
 
 
 def _record_from_payload(payload: dict) -> UsageRecord:
     values = {field: payload.get(field) for field in RECORD_FIELDS}
+    # Records queued before a field existed lack it: its default, never a NULL.
+    values["streamed"] = bool(values["streamed"])
+    values["tokens_estimated"] = bool(values["tokens_estimated"])
     moment = values["time"]
     values["time"] = parse_datetime(moment) if isinstance(moment, str) else moment
     if timezone.is_naive(values["time"]):

@@ -30,6 +30,7 @@ def log_representation(record) -> dict:
             "input": record.input_tokens,
             "output": record.output_tokens,
             "total": record.total_tokens,
+            "estimated": record.tokens_estimated,
         },
         "streamed": record.streamed,
         "error": record.error_type or None,
