@@ -18,5 +18,5 @@ pytest_plugins = [
     "blaxel_console.testing.people",
     "blaxel_console.testing.connections",
     "blaxel_console.testing.model_apis",
-    "blaxel_console.testing.observability",
+    "blaxel_console.testing.usage",
 ]

@@ -14,7 +14,7 @@ Plugins (fixtures and hooks):
 - `connections`: OpenAI connections on the fake server, loopback upstreams allowed
 - `model_apis`: model APIs through the services, or as rows for the gateway's tests;
   OpenAI SDK clients aimed at a live gateway
-- `observability`: usage records (and waiting for a live server's), fresh counters, a
+- `usage`: usage records (and waiting for a live server's), fresh counters, a
   private usage queue, a token-cap policy
 
 Helpers only: `api` (`/v0` clients and error shape), `waiting` (`wait_until`,

@@ -7,7 +7,7 @@ kept off the gateway's paths."""
 import httpx
 import pytest
 
-from blaxel_console.testing.observability import wait_for_usage_records
+from blaxel_console.testing.usage import wait_for_usage_records
 from blaxel_console.testing.waiting import run_async
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("usage_written_before_teardown")]

@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from blaxel_console.testing.observability import wait_for_usage_records
+from blaxel_console.testing.usage import wait_for_usage_records
 
 pytestmark = [pytest.mark.live, pytest.mark.usefixtures("usage_written_before_teardown")]
 

@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from blaxel_console.testing.observability import wait_for_usage_records
+from blaxel_console.testing.usage import wait_for_usage_records
 from models_api.gateway.estimates import prompt_tokens, text_deltas
 from models_api.policies import services as policy_services
 

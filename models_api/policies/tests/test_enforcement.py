@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from blaxel_console import counters, redis
-from blaxel_console.testing.observability import redis_required
+from blaxel_console.testing.usage import redis_required
 from blaxel_console.testing.waiting import run_async
 from models_api.policies.enforcement import check_limits, count_tokens
 from models_api.policies.limits import REQUESTS, Limit, counter_prefix, window_bounds

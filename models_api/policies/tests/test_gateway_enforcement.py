@@ -15,9 +15,9 @@ import httpx
 import openai
 import pytest
 
-from blaxel_console.testing.observability import redis_required
 from blaxel_console.testing.run import ROOT
 from blaxel_console.testing.servers import run_asgi_server, subprocess_env
+from blaxel_console.testing.usage import redis_required
 from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.policies import enforcement
 from models_api.policies import selectors as policy_selectors

@@ -124,18 +124,18 @@ def test_an_admin_creates_and_attaches_a_policy_in_chromium(
     # No cap set: the form says which field needs one.
     assert page.locator(".has-error").count() >= 1
     assert "at least one cap" in page.content()
-    screenshot(page, "observability-policy-form-errors")
+    screenshot(page, "policies-policy-form-errors")
 
     page.get_by_label("Total tokens cap").fill("250000")
     page.get_by_role("button", name="Create policy").click()
     page.wait_for_url(f"{asgi_server}/acme/settings/policies/")
     assert "250,000 total tokens / day" in page.content()
-    screenshot(page, "observability-policies-list")
+    screenshot(page, "policies-policies-list")
 
     page.goto(f"{asgi_server}/acme/models/my-gpt/policies/")
     page.get_by_label("daily-tokens", exact=False).check()
     page.get_by_role("button", name="Save policies").click()
     page.wait_for_url(f"{asgi_server}/acme/models/my-gpt/policies/")
     assert "0 / 250,000 total" in page.content()
-    screenshot(page, "observability-model-api-policies")
+    screenshot(page, "policies-model-api-policies")
     assert Policy.objects.get(name="daily-tokens").model_api_links.count() == 1

@@ -52,7 +52,7 @@ class ModelAPIMetricsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
-    @operation("getModelMetrics", "observability", RANGE_PARAMETER)
+    @operation("getModelMetrics", "usage", RANGE_PARAMETER)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         result = selectors.usage_metrics(
@@ -70,7 +70,7 @@ class ModelAPILogsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
-    @operation("listModelLogs", "observability", *LOG_PARAMETERS)
+    @operation("listModelLogs", "usage", *LOG_PARAMETERS)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         records = selectors.usage_records(
@@ -115,7 +115,7 @@ class WorkspaceUsageApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_USAGE}
 
-    @operation("getWorkspaceUsage", "observability", RANGE_PARAMETER)
+    @operation("getWorkspaceUsage", "usage", RANGE_PARAMETER)
     def get(self, request):
         result = selectors.usage_metrics(workspace=self.workspace, range_key=_range_key(request))
         return Response({"workspace": self.workspace.name, **metrics_representation(result)})

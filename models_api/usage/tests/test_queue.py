@@ -12,9 +12,9 @@ import uuid
 import pytest
 
 from blaxel_console import redis
-from blaxel_console.testing.observability import redis_required, usage
 from blaxel_console.testing.run import ROOT
 from blaxel_console.testing.servers import subprocess_env
+from blaxel_console.testing.usage import redis_required, usage
 from blaxel_console.testing.waiting import wait_until
 from models_api.usage import queue, storage, tasks
 from models_api.usage.models import UsageRecord, UsageRollup

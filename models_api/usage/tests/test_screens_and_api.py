@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from blaxel_console.testing.browser import screenshot
-from blaxel_console.testing.observability import usage
+from blaxel_console.testing.usage import usage
 from models_api.usage import prometheus, storage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
@@ -103,7 +103,7 @@ def test_logs_never_show_prompts_or_keys(member_client, calls, admin_user, perso
     assert raw_key not in html and raw_key[12:] not in html
 
 
-def test_observability_tabs_of_another_workspace_are_404(outsider_client, calls):
+def test_logs_and_metrics_tabs_of_another_workspace_are_404(outsider_client, calls):
     for tab in ("logs", "metrics", "policies"):
         assert outsider_client.get(f"/acme/models/my-gpt/{tab}/").status_code == 404
     # globex has its own `my-gpt`; its pages never show acme's calls.
@@ -251,18 +251,18 @@ def test_charts_render_in_chromium_without_network(asgi_server, page, member_use
     # 2xx bars are drawn (green), with tooltips.
     assert page.locator('svg.chart rect[fill="#1f9d55"]').count() > 10
     assert page.locator("svg.chart polyline").count() >= 4
-    screenshot(page, "observability-metrics-tab")
+    screenshot(page, "usage-metrics-tab")
 
     page.goto(f"{asgi_server}/acme/usage/?range=24h")
     assert page.locator("svg.chart").count() == 3
     assert page.get_by_role("link", name="my-gpt").count() >= 1
-    screenshot(page, "observability-usage-page")
+    screenshot(page, "usage-usage-page")
 
     page.goto(f"{asgi_server}/acme/models/my-gpt/logs/")
     entry = page.locator("details.log-entry").first
     entry.locator("summary").click()
     assert entry.get_attribute("open") is not None
     assert "req-00" in entry.inner_text()
-    screenshot(page, "observability-logs-tab")
+    screenshot(page, "usage-logs-tab")
 
     assert outside_requests == []

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from blaxel_console.testing.observability import usage
+from blaxel_console.testing.usage import usage
 from models_api.usage import selectors as usage_selectors
 from models_api.usage import storage
 

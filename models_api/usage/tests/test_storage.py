@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from blaxel_console.testing.observability import usage
+from blaxel_console.testing.usage import usage
 from models_api.usage import storage, tasks
 from models_api.usage.models import (
     LATENCY_BUCKETS_MS,

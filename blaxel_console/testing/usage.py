@@ -1,4 +1,4 @@
-"""Usage records, counters and the usage queue for the observability tests (usage
+"""Usage records, counters and the usage queue for the tests of usage and policies (usage
 pipeline, policies, metrics, screens): fixtures, and helpers imported by name."""
 
 import json
