@@ -208,6 +208,12 @@ GATEWAY_LOCAL_CACHE_TTL = env.float("GATEWAY_LOCAL_CACHE_TTL", default=2.0)
 GATEWAY_USAGE_FLUSH_SECONDS = env.float("GATEWAY_USAGE_FLUSH_SECONDS", default=0.02)
 # Middleware of the gateway path (/run/), which skips the console's MIDDLEWARE.
 GATEWAY_MIDDLEWARE: list[str] = []
+# While Redis (the policy counters) cannot be reached: "open" admits calls to model APIs
+# with policies (the gateway stays up; limits resume with Redis), "closed" refuses them
+# with 503 (no call ever passes a limit unchecked).
+POLICY_FAILURE_MODE = env.str("POLICY_FAILURE_MODE", default="open")
+if POLICY_FAILURE_MODE not in ("open", "closed"):
+    raise ImproperlyConfigured("POLICY_FAILURE_MODE must be “open” or “closed”.")
 
 # --- Usage pipeline, retention, metrics (models_api/usage/) -----
 # Redis list holding usage records until a worker writes them (name under the cache prefix).

@@ -30,6 +30,7 @@ from integrations.providers import UsageLocation, get_provider
 from workspaces.principals import Principal
 
 from ..policies.enforcement import call_token_increments, check_policies
+from ..policies.limits import PoliciesUnavailable
 from ..usage.services import record_call
 from . import auth, errors, estimates, lookups
 from .caches import routing_cache
@@ -255,7 +256,16 @@ async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse
 
 
 async def _check_policies(route: Route, principal: Principal) -> None:
-    denial = await check_policies(route, principal)
+    try:
+        denial = await check_policies(route, principal)
+    except PoliciesUnavailable as error:
+        raise errors.GatewayError(
+            503,
+            str(error),
+            type="server_error",
+            code="policy_check_unavailable",
+            headers={"retry-after": str(error.retry_after)},
+        ) from error
     if denial is not None:
         raise errors.GatewayError(
             429,

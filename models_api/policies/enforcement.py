@@ -8,11 +8,14 @@ With Redis (`REDIS_URL`), one Lua script checks every window and counts the requ
 one round trip, atomically, so the cutoff is exact across any number of gateway
 processes; the embedded default runs the same logic on in-process counters
 (`blaxel_console.counters`). If Redis cannot be reached, calls are admitted (failing
-open keeps the gateway up; the counters resume with Redis) and a warning is logged.
+open keeps the gateway up; the counters resume with Redis) and a warning is logged —
+unless `POLICY_FAILURE_MODE` is "closed": then they get 503 until Redis is back.
 """
 
 import logging
 from datetime import UTC, datetime
+
+from django.conf import settings
 
 from blaxel_console import counters, redis
 
@@ -20,6 +23,7 @@ from .limits import (
     TOKEN_KINDS,
     Denial,
     Limit,
+    PoliciesUnavailable,
     counter_prefix,
     counters_for_call,
     strictest_denial,
@@ -53,7 +57,13 @@ async def check_limits(model_api_id: int, limits, principal, *, now=None) -> Den
         return None
     try:
         denied = await counters.check_and_count([counter.check() for counter in bound])
-    except redis.ERRORS:
+    except redis.ERRORS as error:
+        if settings.POLICY_FAILURE_MODE == "closed":
+            logger.warning("policy check failed closed: Redis unreachable")
+            raise PoliciesUnavailable(
+                "The usage policies of this model API cannot be checked right now; "
+                f"retry in {PoliciesUnavailable.retry_after} s."
+            ) from error
         logger.warning("policy check skipped: Redis unreachable", exc_info=True)
         return None
     if not denied:

@@ -63,6 +63,12 @@ class Denial:
         return {"retry-after": str(self.retry_after)}
 
 
+class PoliciesUnavailable(Exception):
+    """The counters cannot be reached and `POLICY_FAILURE_MODE` is "closed"."""
+
+    retry_after = 5  # seconds: Redis is usually back by then, or the operator knows
+
+
 def window_bounds(granularity: str, step: int, now: datetime) -> tuple[str, datetime]:
     """The id of the window containing `now` and the moment it ends (UTC)."""
     step = max(1, step)

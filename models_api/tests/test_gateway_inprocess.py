@@ -392,3 +392,27 @@ def test_401_403_404_are_decided_from_the_headers_before_any_body_is_read(
     handler.in_thread(lambda: run_async(handler.handler, scope, receive, send))
     assert sent[0]["status"] == status
     assert "error" in json.loads(sent[1]["body"])
+
+
+@pytest.mark.parametrize(("mode", "status"), [("open", 200), ("closed", 503)])
+def test_redis_down_admits_or_refuses_calls_with_policies_as_configured(
+    handler, acme_model_api, member_user, personal_key, workspace, actor, settings, mode, status
+):
+    from models_api.policies.services import policy_create
+
+    policy_create(
+        workspace=workspace,
+        name="house-limit",
+        actor=actor,
+        type="rateLimit",
+        requests_per_minute=100,
+        is_workspace_default=True,
+    )
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the policy counters' Redis is down
+    settings.POLICY_FAILURE_MODE = mode
+    caches.reset_all()
+    answer = call(handler, key=personal_key(member_user))
+    assert answer.status_code == status
+    if status == 503:
+        assert answer.json()["error"]["code"] == "policy_check_unavailable"
+        assert answer.headers["retry-after"] == "5"

@@ -11,7 +11,13 @@ from blaxel_console import counters, redis
 from blaxel_console.testing.usage import redis_required
 from blaxel_console.testing.waiting import run_async
 from models_api.policies.enforcement import check_limits, count_tokens
-from models_api.policies.limits import REQUESTS, Limit, counter_prefix, window_bounds
+from models_api.policies.limits import (
+    REQUESTS,
+    Limit,
+    PoliciesUnavailable,
+    counter_prefix,
+    window_bounds,
+)
 from workspaces.principals import Principal
 
 pytestmark = pytest.mark.usefixtures("fresh_counters")
@@ -182,3 +188,11 @@ def test_redis_unreachable_admits_the_call(settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     assert check((rate(1),)) is None
     assert check((rate(1),)) is None  # nothing counted, nothing refused
+
+
+def test_redis_unreachable_refuses_the_call_when_policies_fail_closed(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.POLICY_FAILURE_MODE = "closed"
+    with pytest.raises(PoliciesUnavailable):
+        check((rate(1),))
+    assert check(()) is None  # no policy: nothing to check, nothing refused
