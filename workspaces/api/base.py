@@ -126,6 +126,24 @@ WORKSPACE_PARAMETERS = [
     ),
 ]
 
+ARRAY_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description=f"At most this many items, 1–{MAX_LIMIT}.",
+    ),
+    OpenApiParameter(
+        "cursor",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description="Skip to this position (an opaque cursor, as an envelope's nextCursor).",
+    ),
+    OpenApiParameter(
+        "q", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Case-insensitive filter."
+    ),
+]
+
 LIST_PARAMETERS = [
     OpenApiParameter(
         "Blaxel-Version",
@@ -157,6 +175,8 @@ LIST_PARAMETERS = [
 
 
 # --- lists --------------------------------------------------------------------------------
+
+ARRAY_NARROWING = frozenset({"q", "limit", "cursor"})
 
 
 def wants_envelope(request) -> bool:
@@ -190,19 +210,13 @@ def _limit(request) -> int:
     return limit
 
 
-def list_response(
-    request,
-    items: QuerySet | Iterable,
-    serialize: Callable[[object], dict],
-    search_fields: Iterable[str] = ("name",),
-) -> Response:
-    """A plain JSON array, or — from `Blaxel-Version: 2026-04-28` on — the paginated
-    envelope `{"data", "meta": {"hasMore", "nextCursor", "total"}}` with `cursor`,
-    `limit` (≤ 200) and `q` (case-insensitive substring over `search_fields`).
-    `total` counts the items matching `q` across all pages."""
-    if not wants_envelope(request):
-        return Response([serialize(item) for item in items])
+def _narrowed(request, items, search_fields, *, whole: bool = False):
+    """`items` filtered by `q` and cut to the page of `cursor` and `limit`: (the page,
+    whether more follow, the offset, the limit, how many match `q` in all). `whole`:
+    without `limit`, everything from the cursor on."""
     limit = _limit(request)
+    if whole and "limit" not in request.query_params:
+        limit = 10**9
     cursor = request.query_params.get("cursor")
     offset = _decode_cursor(cursor) if cursor else 0
     query = request.query_params.get("q", "").strip()
@@ -227,8 +241,22 @@ def list_response(
             ]
         total = len(items)
         page = items[offset : offset + limit + 1]
-    has_more = len(page) > limit
-    page = page[:limit]
+    return page[:limit], len(page) > limit, offset, limit, total
+
+
+def list_response(
+    request,
+    items: QuerySet | Iterable,
+    serialize: Callable[[object], dict],
+    search_fields: Iterable[str] = ("name",),
+) -> Response:
+    """A plain JSON array, or — from `Blaxel-Version: 2026-04-28` on — the paginated
+    envelope `{"data", "meta": {"hasMore", "nextCursor", "total"}}` with `cursor`,
+    `limit` (≤ 200) and `q` (case-insensitive substring over `search_fields`).
+    `total` counts the items matching `q` across all pages."""
+    if not wants_envelope(request):
+        return Response([serialize(item) for item in items])
+    page, has_more, offset, limit, total = _narrowed(request, items, search_fields)
     return Response(
         {
             "data": [serialize(item) for item in page],
@@ -239,6 +267,21 @@ def list_response(
             },
         }
     )
+
+
+def array_response(
+    request,
+    items: QuerySet | Iterable,
+    serialize: Callable[[object], dict],
+    search_fields: Iterable[str] = ("name",),
+) -> Response:
+    """Always a plain JSON array, whatever the `Blaxel-Version`: the lists Blaxel's
+    official client parses only as arrays (members, service accounts). `q`, `limit` and
+    `cursor`, when given, narrow it as they narrow an envelope's page."""
+    if not ARRAY_NARROWING.intersection(request.query_params):
+        return Response([serialize(item) for item in items])
+    page, *_ = _narrowed(request, items, search_fields, whole=True)
+    return Response([serialize(item) for item in page])
 
 
 def _get(item, dotted: str):

@@ -92,7 +92,7 @@ def test_workspace_from_the_query_string(admin_user, api_client_for, workspace):
     assert admin_user.email in {user["email"] for user in response.json()}
 
 
-# --- the list envelope ---------------------------------------------------------------------
+# --- lists: the envelope, and the lists that are always arrays ------------------------------
 
 NEW = {"HTTP_BLAXEL_VERSION": "2026-04-28"}
 
@@ -105,39 +105,54 @@ def many_accounts(workspace, admin_user):
     ]
 
 
-def test_plain_array_without_the_version_header(member_api, many_accounts):
-    response = member_api.get("/v0/service_accounts")
+@pytest.fixture
+def many_model_apis(workspace, bare_model_api):
+    return [bare_model_api(workspace, name=f"api-{index}") for index in range(5)]
+
+
+def test_plain_array_without_the_version_header(member_api, many_model_apis):
+    response = member_api.get("/v0/models")
     assert isinstance(response.json(), list)
     assert len(response.json()) == 5
 
 
-def test_plain_array_for_an_older_version(member_api, many_accounts):
-    response = member_api.get("/v0/service_accounts", HTTP_BLAXEL_VERSION="2026-04-27")
+def test_plain_array_for_an_older_version(member_api, many_model_apis):
+    response = member_api.get("/v0/models", HTTP_BLAXEL_VERSION="2026-04-27")
     assert isinstance(response.json(), list)
 
 
 @pytest.mark.parametrize("version", ["2026-04-28", "2026-09-22"])
-def test_envelope_from_the_version_on(member_api, many_accounts, version):
-    body = member_api.get("/v0/service_accounts", HTTP_BLAXEL_VERSION=version).json()
+def test_envelope_from_the_version_on(member_api, many_model_apis, version):
+    body = member_api.get("/v0/models", HTTP_BLAXEL_VERSION=version).json()
     assert set(body) == {"data", "meta"}
     assert body["meta"] == {"hasMore": False, "nextCursor": "", "total": 5}
-    assert [item["name"] for item in body["data"]] == [f"bot-{index}" for index in range(5)]
+    assert [item["metadata"]["name"] for item in body["data"]] == [
+        f"api-{index}" for index in range(5)
+    ]
 
 
 @pytest.mark.parametrize("url", ["/v0/service_accounts", "/v0/users"])
-def test_cursor_paging_reaches_the_end(admin_api, many_accounts, make_user, workspace, url):
-    for index in range(4):
-        admin_api.post("/v0/users", {"email": f"p{index}@example.com"}, format="json")
-    expected = [item for item in admin_api.get(url).json()]
-    assert len(expected) >= 5
+@pytest.mark.parametrize("version", [None, "2026-04-28", "2026-09-22"])
+def test_members_and_service_accounts_are_arrays_whatever_the_version(
+    admin_api, many_accounts, url, version
+):
+    """Blaxel's official client parses these lists only as arrays, and its default
+    client sends `Blaxel-Version: 2026-09-22`."""
+    headers = {"HTTP_BLAXEL_VERSION": version} if version else {}
+    body = admin_api.get(url, **headers).json()
+    assert isinstance(body, list) and len(body) >= (5 if "service" in url else 2)
+
+
+def test_cursor_paging_of_the_envelope_reaches_the_end(admin_api, many_model_apis):
+    expected = [item["metadata"]["name"] for item in admin_api.get("/v0/models").json()]
     seen, cursor, pages = [], "", 0
     while True:
         query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
-        body = admin_api.get(url + query, **NEW).json()
+        body = admin_api.get("/v0/models" + query, **NEW).json()
         pages += 1
         assert len(body["data"]) <= 2
         assert body["meta"]["total"] == len(expected)
-        seen.extend(body["data"])
+        seen.extend(item["metadata"]["name"] for item in body["data"])
         if not body["meta"]["hasMore"]:
             assert body["meta"]["nextCursor"] == ""
             break
@@ -147,15 +162,29 @@ def test_cursor_paging_reaches_the_end(admin_api, many_accounts, make_user, work
     assert pages == (len(expected) + 1) // 2
 
 
-def test_q_filters_case_insensitively(member_api, many_accounts):
-    body = member_api.get("/v0/service_accounts?q=BOT-3", **NEW).json()
-    assert [item["name"] for item in body["data"]] == ["bot-3"]
+@pytest.mark.parametrize("url", ["/v0/service_accounts", "/v0/users"])
+def test_limit_and_cursor_narrow_the_arrays(admin_api, many_accounts, url):
+    for index in range(4):
+        admin_api.post("/v0/users", {"email": f"p{index}@example.com"}, format="json")
+    everything = admin_api.get(url).json()
+    assert len(everything) >= 5
+    first = admin_api.get(f"{url}?limit=2", **NEW).json()
+    assert first == everything[:2]
+    cursor = "Mg=="  # the cursor of position 2, as an envelope's nextCursor reads
+    assert admin_api.get(f"{url}?limit=2&cursor={cursor}", **NEW).json() == everything[2:4]
+
+
+def test_q_filters_case_insensitively(member_api, many_accounts, many_model_apis):
+    body = member_api.get("/v0/models?q=API-3", **NEW).json()
+    assert [item["metadata"]["name"] for item in body["data"]] == ["api-3"]
     assert body["meta"]["total"] == 1
+    accounts = member_api.get("/v0/service_accounts?q=BOT-3", **NEW).json()
+    assert [item["name"] for item in accounts] == ["bot-3"]
 
 
 def test_q_on_users_filters_by_email(admin_api, admin_user, member_user):
     body = admin_api.get("/v0/users?q=max@", **NEW).json()
-    assert [item["email"] for item in body["data"]] == [member_user.email]
+    assert [item["email"] for item in body] == [member_user.email]
 
 
 @pytest.mark.parametrize(
@@ -168,15 +197,16 @@ def test_q_on_users_filters_by_email(admin_api, admin_user, member_user):
         ("cursor=LTE=", "cursor"),  # base64 of "-1"
     ],
 )
-def test_bad_paging_parameters_are_400(member_api, many_accounts, query, field):
-    body = assert_error(member_api.get(f"/v0/service_accounts?{query}", **NEW), 400, field)
+@pytest.mark.parametrize("url", ["/v0/service_accounts", "/v0/models"])
+def test_bad_paging_parameters_are_400(member_api, many_accounts, query, field, url):
+    body = assert_error(member_api.get(f"{url}?{query}", **NEW), 400, field)
     if query == "limit=201":
         assert "200" in body["fields"]["limit"]
 
 
-def test_limit_200_is_allowed(member_api, many_accounts):
-    body = member_api.get("/v0/service_accounts?limit=200", **NEW).json()
-    assert len(body["data"]) == 5
+def test_limit_200_is_allowed(member_api, many_accounts, many_model_apis):
+    assert len(member_api.get("/v0/service_accounts?limit=200", **NEW).json()) == 5
+    assert len(member_api.get("/v0/models?limit=200", **NEW).json()["data"]) == 5
 
 
 # --- schema and docs -----------------------------------------------------------------------

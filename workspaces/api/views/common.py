@@ -6,9 +6,9 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 
 from ..serializers import ErrorSerializer, ListMetaSerializer
 
-LIST_DESCRIPTION = (
-    "A plain JSON array; with `Blaxel-Version: 2026-04-28` or later, "
-    '`{"data": [...], "meta": {"hasMore", "nextCursor", "total"}}` (see the parameters).'
+ARRAY_LIST_DESCRIPTION = (
+    "Always a plain JSON array, whatever the `Blaxel-Version` (Blaxel's official client "
+    "parses this list only so); `q`, `limit` and `cursor` narrow it."
 )
 
 

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from workspaces import selectors, services
 from workspaces.permissions import Action, method_actions
 
-from ..base import LIST_PARAMETERS, WORKSPACE_PARAMETERS, WorkspaceAPIView, list_response
+from ..base import ARRAY_LIST_PARAMETERS, WORKSPACE_PARAMETERS, WorkspaceAPIView, array_response
 from ..serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -15,7 +15,7 @@ from ..serializers import (
     ServiceAccountSerializer,
     ServiceAccountUpdateSerializer,
 )
-from .common import LIST_DESCRIPTION, errors, list_of, path_parameter, validated
+from .common import ARRAY_LIST_DESCRIPTION, errors, list_of, path_parameter, validated
 
 CLIENT_ID = path_parameter("client_id", "The service account's client id.")
 SERVICE_ACCOUNT_ACTIONS = method_actions(
@@ -30,13 +30,13 @@ class ServiceAccountListApi(WorkspaceAPIView):
         operation_id="getWorkspaceServiceAccounts",
         tags=["service_accounts"],
         summary="List service accounts",
-        description=LIST_DESCRIPTION + " `q` filters by name.",
-        parameters=[*WORKSPACE_PARAMETERS, *LIST_PARAMETERS],
+        description=ARRAY_LIST_DESCRIPTION + " `q` filters by name.",
+        parameters=[*WORKSPACE_PARAMETERS, *ARRAY_LIST_PARAMETERS],
         responses={200: list_of(ServiceAccountSerializer), **errors(400, 401, 403)},
     )
     def get(self, request):
         accounts = selectors.service_accounts_for_workspace(workspace=self.workspace)
-        return list_response(
+        return array_response(
             request, accounts, lambda account: ServiceAccountSerializer(account).data
         )
 

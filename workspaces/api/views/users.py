@@ -7,14 +7,14 @@ from rest_framework.response import Response
 from workspaces import selectors, services
 from workspaces.permissions import Action, method_actions
 
-from ..base import LIST_PARAMETERS, WORKSPACE_PARAMETERS, WorkspaceAPIView, list_response
+from ..base import ARRAY_LIST_PARAMETERS, WORKSPACE_PARAMETERS, WorkspaceAPIView, array_response
 from ..serializers import (
     InviteSerializer,
     PendingInvitationSerializer,
     RoleUpdateSerializer,
     WorkspaceUserSerializer,
 )
-from .common import LIST_DESCRIPTION, errors, list_of, path_parameter, validated
+from .common import ARRAY_LIST_DESCRIPTION, errors, list_of, path_parameter, validated
 
 SUB_OR_EMAIL = path_parameter("sub_or_email", "A member's user id (`sub`) or email.")
 TEAM_ACTIONS = method_actions(read=Action.VIEW_MEMBERS, write=Action.MANAGE_MEMBERS)
@@ -27,15 +27,15 @@ class UserListApi(WorkspaceAPIView):
         operation_id="listWorkspaceUsers",
         tags=["users"],
         summary="List the team: members and open invitations",
-        description=LIST_DESCRIPTION + " `q` filters by email.",
-        parameters=[*WORKSPACE_PARAMETERS, *LIST_PARAMETERS],
+        description=ARRAY_LIST_DESCRIPTION + " `q` filters by email.",
+        parameters=[*WORKSPACE_PARAMETERS, *ARRAY_LIST_PARAMETERS],
         responses={200: list_of(WorkspaceUserSerializer), **errors(400, 401, 403)},
     )
     def get(self, request):
         team = WorkspaceUserSerializer(
             selectors.team_for_workspace(workspace=self.workspace), many=True
         ).data
-        return list_response(request, team, lambda user: user, search_fields=("email",))
+        return array_response(request, team, lambda user: user, search_fields=("email",))
 
     @extend_schema(
         operation_id="inviteWorkspaceUser",
