@@ -30,6 +30,7 @@ def test_every_list_parses_with_the_sdks_default_headers(
     asgi_server, workspace, admin_user, personal_key, bare_model_api, daily_cap
 ):
     # The default client's own headers (the SDK's autoload put them there).
+    # The SDK keeps the default client's headers in this attribute.
     sent_by_default = default_client._headers
     assert sent_by_default["Blaxel-Version"] == sdk_settings.api_version >= "2026-09-22"
     account = make_service_account(workspace, name="ci-bot", by_user=admin_user)
