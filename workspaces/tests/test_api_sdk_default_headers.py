@@ -1,7 +1,8 @@
 """Every collection of `/v0` read through Blaxel's official client with the headers its
 default client sends (`Blaxel-Version`, set by the SDK's autoload): members, service
 accounts and their keys, and connections come back as the arrays the SDK parses them
-as; model APIs and policies as the envelope it expects."""
+as; model APIs and policies as the envelope it expects, policies of the types it knows
+only (a rate limit is listed with `?types=all`)."""
 
 import os
 
@@ -22,12 +23,13 @@ from blaxel.core.client.client import client as default_client
 from blaxel.core.common.settings import settings as sdk_settings
 
 from blaxel_console.testing.people import make_service_account, make_service_account_key
+from models_api.policies.services import policy_create
 
 pytestmark = pytest.mark.live
 
 
 def test_every_list_parses_with_the_sdks_default_headers(
-    asgi_server, workspace, admin_user, personal_key, bare_model_api, daily_cap
+    asgi_server, workspace, admin_user, personal_key, bare_model_api, daily_cap, actor
 ):
     # The default client's own headers (the SDK's autoload put them there).
     # The SDK keeps the default client's headers in this attribute.
@@ -36,6 +38,10 @@ def test_every_list_parses_with_the_sdks_default_headers(
     account = make_service_account(workspace, name="ci-bot", by_user=admin_user)
     make_service_account_key(account, by_user=admin_user)
     bare_model_api(workspace, name="my-gpt", connected=True)
+    # A type the SDK does not know: listed only when asked for (`?types=all`).
+    policy_create(
+        workspace=workspace, name="rpm", actor=actor, type="rateLimit", requests_per_minute=60
+    )
     headers = {
         **sent_by_default,
         "Authorization": f"Bearer {personal_key(admin_user)}",

@@ -1,5 +1,7 @@
 """`GET|POST /v0/policies`, `GET|PUT|DELETE /v0/policies/{name}` (DESIGN.md §8)."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -11,15 +13,46 @@ from ..models import Policy
 from ..permissions import POLICY_ACTIONS
 from .serializers import PolicyInput, policy_representation
 
+# The policy types Blaxel's official SDK parses (it knows `flavor`, `location` and
+# `maxToken`): one policy of another type in a list makes its `list_policies` fail, so a
+# list shows other types only when asked for (`?types=all`, or named).
+SDK_POLICY_TYPES = (Policy.Type.MAX_TOKEN,)
+
+TYPES_PARAMETER = OpenApiParameter(
+    "types",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    description="Which policy types to list: `all`, or a comma-separated list "
+    f"({', '.join(Policy.Type.values)}). By default only the types Blaxel's SDK parses "
+    f"({', '.join(SDK_POLICY_TYPES)}).",
+)
+
+
+def listed_types(requested: str | None) -> list[str]:
+    """`?types=` → the policy types a list shows (an unknown type is a 400)."""
+    if not requested:
+        return list(SDK_POLICY_TYPES)
+    if requested == "all":
+        return list(Policy.Type.values)
+    names = [name.strip() for name in requested.split(",") if name.strip()]
+    unknown = [name for name in names if name not in Policy.Type.values]
+    if unknown:
+        raise serializers.ValidationError(
+            {"types": f"Unknown policy type: {', '.join(unknown)}; use all or "
+             f"{', '.join(Policy.Type.values)}."}
+        )  # fmt: skip
+    return names
+
 
 class PolicyListCreateApi(WorkspaceAPIView):
     required_actions = POLICY_ACTIONS
 
-    @operation("listPolicies", "policies", *LIST_PARAMETERS)
+    @operation("listPolicies", "policies", *LIST_PARAMETERS, TYPES_PARAMETER)
     def get(self, request):
+        policies = selectors.policies_for_workspace(workspace=self.workspace)
         return list_response(
             request,
-            selectors.policies_for_workspace(workspace=self.workspace),
+            policies.filter(type__in=listed_types(request.query_params.get("types"))),
             policy_representation,
             search_fields=("name", "display_name"),
         )

@@ -45,9 +45,18 @@ def test_api_create_list_get_update_delete(admin_api, member_api, workspace):
     assert body["usage"] == {"models": 0}
     assert admin_api.post("/v0/policies", RPM, format="json").status_code == 200
 
-    listed = member_api.get("/v0/policies")
+    listed = member_api.get("/v0/policies?types=all")
     assert [item["metadata"]["name"] for item in listed.json()] == ["daily-cap", "rpm"]
-    envelope = member_api.get("/v0/policies?limit=1", HTTP_BLAXEL_VERSION="2026-04-28").json()
+    # By default, only the types Blaxel's SDK parses; other types when named.
+    assert [item["metadata"]["name"] for item in member_api.get("/v0/policies").json()] == [
+        "daily-cap"
+    ]
+    only_rates = member_api.get("/v0/policies?types=rateLimit").json()
+    assert [item["metadata"]["name"] for item in only_rates] == ["rpm"]
+    assert member_api.get("/v0/policies?types=budget").status_code == 400
+    envelope = member_api.get(
+        "/v0/policies?limit=1&types=all", HTTP_BLAXEL_VERSION="2026-04-28"
+    ).json()
     assert envelope["meta"]["hasMore"] is True and len(envelope["data"]) == 1
 
     # Get-edit-put: read-only fields sent back are ignored.
