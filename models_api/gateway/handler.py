@@ -71,6 +71,11 @@ class GatewayASGIHandler(ASGIHandler):
         finally:
             base.settings = console_settings
 
+    def resolve_request(self, request):
+        # Admission (`views.admit_request`) resolved the path already: once per call.
+        set_urlconf(request.urlconf)
+        return request.resolver_match
+
     async def get_response_async(self, request):
         # Django's, minus its "WARNING django.request" line for every 4xx/5xx answer,
         # written from a worker thread: each gateway call leaves a usage record instead,

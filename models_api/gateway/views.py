@@ -165,7 +165,7 @@ async def admit(request, *, workspace: str, model_api: str, path: str) -> Call:
 async def admit_request(request) -> Call | None:
     """`admit` for a request addressed to a model API endpoint; None for any other path
     under /run/ (the view answers those)."""
-    match = resolve(request.path_info, urlconf=request.urlconf)
+    match = request.resolver_match = resolve(request.path_info, urlconf=request.urlconf)
     if match.url_name != "gateway":
         return None
     return await admit(request, **match.kwargs)
