@@ -26,8 +26,10 @@ Test controls under ``/_fake/`` (no auth, not part of OpenAI):
   ``break_after_chunks`` (close the connection abruptly after that many streamed
   chunks), ``keys`` (accepted API keys), ``models`` (the catalog), ``strict_models``
   (unknown models answer 404 ``model_not_found``; off by default so any model name
-  works), ``coalesce_streams`` (send an undelayed stream in one write rather than one
-  write per event, as a real provider does) and ``record``.
+  works), ``cached_prompt_tokens`` (prompt tokens reported as cached in
+  ``prompt_tokens_details`` / ``input_tokens_details``, default 0),
+  ``coalesce_streams`` (send an undelayed stream in one write rather than one write per
+  event, as a real provider does) and ``record``.
 - ``POST /_fake/reset`` restores the start-up behaviour and clears the request log.
 - ``GET /_fake/config``, ``GET /_fake/requests`` (method, path, query, headers, parsed
   body, status, stream, completed, cancelled, timestamps; the last 10,000),
@@ -241,6 +243,8 @@ class Behaviour:
     keys: list = field(default_factory=lambda: [DEFAULT_KEY])
     models: list = field(default_factory=lambda: [model for model, _, _ in BUILTIN_MODELS])
     strict_models: bool = False
+    # Prompt tokens reported as read from the prompt cache (at most the prompt's).
+    cached_prompt_tokens: int = 0
     # Same bytes in one write instead of one write per event (when nothing delays them):
     # fewer system calls for throughput runs, but a reader then sees one big chunk.
     coalesce_streams: bool = False
@@ -300,6 +304,8 @@ def apply_config(behaviour: Behaviour, options: dict) -> None:
     for name, value in options.items():
         if name in ("chunk_count",):
             changes[name] = _number(name, value, integer=True, minimum=1)
+        elif name == "cached_prompt_tokens":
+            changes[name] = _number(name, value, integer=True)
         elif name in ("chunk_delay", "first_chunk_delay", "response_delay"):
             changes[name] = _number(name, value)
         elif name == "break_after_chunks":
@@ -776,7 +782,10 @@ class FakeOpenAI:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": words,
             "total_tokens": prompt_tokens + words,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {
+                "cached_tokens": min(behaviour.cached_prompt_tokens, prompt_tokens),
+                "audio_tokens": 0,
+            },
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,
@@ -922,7 +931,10 @@ class FakeOpenAI:
         input_tokens = count_words(request.get("input")) + count_words(request.get("instructions"))
         usage = {
             "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens_details": {
+                "cached_tokens": min(behaviour.cached_prompt_tokens, input_tokens),
+                "cache_write_tokens": 0,
+            },
             "output_tokens": words,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + words,

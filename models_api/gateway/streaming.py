@@ -28,6 +28,7 @@ class Tokens:
     input: int = 0
     output: int = 0
     total: int = 0
+    cached_input: int = 0  # of `input`, read from the provider's prompt cache
     estimated: bool = False  # the provider never said; see `estimates`
 
 
@@ -47,6 +48,12 @@ def tokens_from_usage(usage: dict, location: UsageLocation) -> Tokens:
     )
     if not tokens.total:
         tokens.total = tokens.input + tokens.output
+    for container, name in location.cached_input_tokens:
+        details = usage.get(container)
+        if isinstance(details, dict):
+            tokens.cached_input = _first_int(details, (name,))
+            if tokens.cached_input:
+                break
     return tokens
 
 

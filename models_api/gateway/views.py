@@ -103,6 +103,9 @@ class Call:
                 "streamed": self.streamed,
                 "error_type": self.error_type[:64],
                 "connection_name": self.connection_name,
+                "provider": self.route.provider_id,
+                "model": self.route.model,
+                "cached_input_tokens": tokens.cached_input,
             },
             counter_increments,
         )
