@@ -86,6 +86,26 @@ def get_client() -> httpx.AsyncClient:
     return client
 
 
+def connection_counts() -> dict[tuple[tuple[str, str], ...], int]:
+    """This process's open connections to providers, in use and idle (a gauge)."""
+    active = idle = 0
+    for _loop, client in list(_clients.values()):
+        transport = client._transport
+        if isinstance(transport, GuardedTransport):
+            in_use, pooled = transport.connection_counts()
+            active, idle = active + in_use, idle + pooled
+    return {(("state", "active"),): active, (("state", "idle"),): idle}
+
+
+def event_loop_tasks() -> int:
+    """Tasks alive on the event loops that serve gateway calls (a gauge)."""
+    return sum(
+        len(asyncio.all_tasks(loop))
+        for loop, _client in list(_clients.values())
+        if not loop.is_closed()
+    )
+
+
 async def close_client() -> None:
     """Close this loop's client (ASGI lifespan shutdown)."""
     entry = _clients.pop(id(asyncio.get_running_loop()), None)

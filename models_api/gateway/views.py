@@ -32,7 +32,7 @@ from workspaces.principals import Principal
 from ..policies.enforcement import call_token_increments, check_policies
 from ..policies.limits import PoliciesUnavailable
 from ..usage.services import record_call
-from . import auth, errors, estimates, lookups
+from . import auth, errors, estimates, lookups, metrics
 from .caches import routing_cache
 from .lookups import Route
 from .streaming import SSEUsageReader, Tokens, usage_from_body
@@ -62,6 +62,10 @@ class Call:
     error_type: str = ""
     connection_name: str = ""
     request_body: bytes = b""  # kept by reference, for the rare token estimate
+    recorded: bool = False  # one record per call, whichever path ends it
+
+    def __post_init__(self) -> None:
+        metrics.call_started()
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:
@@ -73,6 +77,10 @@ class Call:
         self.record()
 
     def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        metrics.call_recorded()
         tokens = self.tokens or Tokens()
         # The record as the usage pipeline's JSON-ready payload (`record_payload`), built
         # directly: no model instance per call.
