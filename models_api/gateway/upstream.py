@@ -233,6 +233,38 @@ def headers_for_client(response: httpx.Response) -> dict[str, str]:
     return passed
 
 
+_ERROR_BODY_PARSE_LIMIT = 64 * 1024
+
+
+def only_configured_model(body: bytes, route: Route) -> bytes:
+    """The provider's model list narrowed to the model API's model (`GET …/v1/models`)."""
+    try:
+        listing = orjson.loads(body)
+        entries = listing.get("data") or []
+    except (orjson.JSONDecodeError, AttributeError):
+        return body
+    entry = next(
+        (item for item in entries if isinstance(item, dict) and item.get("id") == route.model), None
+    )
+    if entry is None:
+        entry = {"id": route.model, "object": "model", "created": 0, "owned_by": route.provider_id}
+    return orjson.dumps({"object": "list", "data": [entry]})
+
+
+def upstream_error_type(status: int, body: bytes) -> str:
+    """What a usage record stores as the error of a provider's error answer."""
+    if len(body) <= _ERROR_BODY_PARSE_LIMIT:
+        try:
+            error = orjson.loads(body).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            error = None
+        if isinstance(error, dict):
+            kind = error.get("code") or error.get("type")
+            if isinstance(kind, str) and kind:
+                return kind
+    return f"upstream_{status}"
+
+
 # --- sending, with fallback ----------------------------------------------------------------------
 
 

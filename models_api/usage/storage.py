@@ -54,7 +54,12 @@ RECORD_FIELDS = (
     "connection_name",
 )
 # Error types the gateway gives calls that never got an answer from the provider.
-UPSTREAM_ERROR_TYPES = ("upstream_unreachable", "upstream_timeout", "upstream_disconnected")
+UPSTREAM_ERROR_TYPES = (
+    "upstream_unreachable",
+    "upstream_timeout",
+    "upstream_disconnected",
+    "upstream_invalid_response",
+)
 # --- records --------------------------------------------------------------------------------
 
 
