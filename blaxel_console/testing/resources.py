@@ -14,7 +14,9 @@ network namespace, not only its own). Listening sockets are counted apart.
 Back to baseline means: no more fds than the baseline, and for every (state, remote port)
 no more connections than the baseline had — a pooled keep-alive connection the baseline
 already held may stay, a new one or one left half-closed (`CLOSE_WAIT`: the peer hung up,
-the process never closed its end) may not.
+the process never closed its end) may not. Connections clients opened to the process
+(on one of its listening ports) come from ever-new ports: they are counted together, as
+(state, CLIENTS).
 """
 
 import os
@@ -40,11 +42,20 @@ TCP_STATES = {
 }
 
 
+# The "remote port" under which connections from clients are counted.
+CLIENTS = "clients"
+
+
 @dataclass(frozen=True)
 class Connection:
     state: str  # "ESTABLISHED", "CLOSE_WAIT", … (TCP_STATES)
     local_port: int
     remote_port: int
+    inbound: bool = False  # a client's connection to one of the process's listening ports
+
+    @property
+    def peer(self) -> int | str:
+        return CLIENTS if self.inbound else self.remote_port
 
 
 @dataclass(frozen=True)
@@ -58,13 +69,14 @@ class Resources:
     rss_bytes: int = 0
     by_state_and_port: Counter = field(default_factory=Counter, compare=False)
 
-    def tcp(self, *, state: str | None = None, remote_port: int | None = None) -> int:
-        """How many connections match (any state / any remote port when not given)."""
+    def tcp(self, *, state: str | None = None, remote_port: int | str | None = None) -> int:
+        """How many connections match (any state / any remote port when not given;
+        `remote_port=CLIENTS` for the clients' connections)."""
         return sum(
             1
             for connection in self.connections
             if (state is None or connection.state == state)
-            and (remote_port is None or connection.remote_port == remote_port)
+            and (remote_port is None or connection.peer == remote_port)
         )
 
     def excess_over(self, baseline: "Resources") -> dict:
@@ -132,22 +144,20 @@ def rss_bytes(pid: int) -> int:
 def snapshot(pid: int) -> Resources:
     """Read the process's fds, TCP connections and RSS now."""
     fds, inodes = _socket_inodes(pid)
-    connections = []
-    listening = []
-    for local_port, remote_port, state, inode in _tcp_rows(pid):
-        if inode not in inodes:
-            continue
-        if state == "LISTEN":
-            listening.append(local_port)
-        else:
-            connections.append(Connection(state, local_port, remote_port))
+    rows = [row for row in _tcp_rows(pid) if row[3] in inodes]
+    listening = {local_port for local_port, _remote, state, _inode in rows if state == "LISTEN"}
+    connections = [
+        Connection(state, local_port, remote_port, inbound=local_port in listening)
+        for local_port, remote_port, state, _inode in rows
+        if state != "LISTEN"
+    ]
     return Resources(
         pid=pid,
         fds=fds,
         connections=tuple(connections),
         listening=tuple(sorted(listening)),
         rss_bytes=rss_bytes(pid),
-        by_state_and_port=Counter((c.state, c.remote_port) for c in connections),
+        by_state_and_port=Counter((c.state, c.peer) for c in connections),
     )
 
 
@@ -167,8 +177,7 @@ def wait_until_back(pid: int, baseline: Resources, timeout: float = 15.0) -> Res
         raise AssertionError(
             f"process {pid} did not return to its baseline within {timeout}s: "
             f"held beyond it {now.excess_over(baseline)}; connections now "
-            f"{sorted(now.by_state_and_port.items())}, at baseline "
-            f"{sorted(baseline.by_state_and_port.items())}"
+            f"{dict(now.by_state_and_port)}, at baseline {dict(baseline.by_state_and_port)}"
         ) from None
     return last[0]
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from blaxel_console.testing.resources import (
+    CLIENTS,
     pid_listening_on,
     pid_of_server,
     snapshot,
@@ -18,7 +19,8 @@ from blaxel_console.testing.servers import free_port
 from blaxel_console.testing.waiting import wait_until
 
 # A child that listens on argv[1] and, line by line on stdin, connects to argv[2]
-# ("open"), closes what it opened ("close"), or allocates ("grow <MB>").
+# ("open"), accepts a client ("accept"), closes what it opened or accepted ("close"), or
+# allocates ("grow <MB>").
 CHILD = """
 import socket, sys
 listener = socket.socket()
@@ -33,6 +35,8 @@ for line in sys.stdin:
     elif command[0] == "close":
         while opened:
             opened.pop().close()
+    elif command[0] == "accept":
+        opened.append(listener.accept()[0])
     elif command[0] == "grow":
         kept.append(b"x" * (int(command[1]) * 1024 * 1024))  # written: resident
     print("done", flush=True)
@@ -107,3 +111,14 @@ def test_resident_memory_is_read(child):
     before = snapshot(child.pid).rss_bytes
     child.tell("grow 64")
     assert snapshot(child.pid).rss_bytes - before >= 60 * 1024 * 1024
+
+
+def test_clients_connections_are_counted_together(child):
+    baseline = snapshot(child.pid)
+    with socket.create_connection(("127.0.0.1", child.port)):
+        child.tell("accept")
+        now = snapshot(child.pid)
+        assert now.tcp(state="ESTABLISHED", remote_port=CLIENTS) == 1
+        assert now.excess_over(baseline) == {"fds": 1, ("ESTABLISHED", CLIENTS): 1}
+    child.tell("close")
+    wait_until_back(child.pid, baseline)
