@@ -69,7 +69,12 @@ TEXT_FIELDS = (
     "model",
 )
 # Error types the gateway gives calls that never got an answer from the provider.
-UPSTREAM_ERROR_TYPES = ("upstream_unreachable", "upstream_timeout", "upstream_disconnected")
+UPSTREAM_ERROR_TYPES = (
+    "upstream_unreachable",
+    "upstream_timeout",
+    "upstream_disconnected",
+    "upstream_invalid_response",
+)
 # --- records --------------------------------------------------------------------------------
 
 
