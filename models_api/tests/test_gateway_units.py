@@ -224,8 +224,13 @@ def test_complete_events_are_relayed_at_once_and_a_cut_one_held(strip):
 def test_a_malformed_event_ends_the_relay(malformed, strip):
     reader = SSEUsageReader(USAGE, strip_usage_chunk=strip)
     assert reader.feed(chat_chunk("Hel")) == chat_chunk("Hel")
-    with pytest.raises(InvalidStream):
+    with pytest.raises(InvalidStream) as caught:
         reader.feed(malformed + chat_chunk("lo"))
+    assert caught.value.relayable == b""
+    # Whole events before the malformed one, in the same chunk, are still relayed.
+    with pytest.raises(InvalidStream) as caught:
+        reader.feed(chat_chunk("lo") + malformed + chat_chunk("!"))
+    assert caught.value.relayable == chat_chunk("lo")
 
 
 def test_comments_multi_line_data_and_done_are_events():
