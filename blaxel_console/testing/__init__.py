@@ -16,6 +16,8 @@ Plugins (fixtures and hooks):
   OpenAI SDK clients aimed at a live gateway
 - `usage`: usage records (and waiting for a live server's), fresh counters, a
   private usage queue, a token-cap policy
+- `private_services`: private PostgreSQL and Redis the fault suite stops and restarts,
+  migrating a database, Celery workers on them
 
 Helpers only: `api` (`/v0` clients and error shape), `waiting` (`wait_until`,
 `run_async`).

@@ -23,8 +23,6 @@ from .storage import record_payload, store_usage_records
 
 logger = logging.getLogger(__name__)
 
-DRAIN_LOCK_TTL = 60  # seconds; renewed after every batch
-
 # Moves up to ARGV[1] items from the queue (KEYS[1]) to the processing list (KEYS[2]) in one
 # atomic step and returns them.
 MOVE_SCRIPT = """
@@ -148,7 +146,7 @@ def drain(max_batches: int = 50, requested: bool = False) -> int:
         return 0
     client = redis.sync_client()
     token = uuid.uuid4().hex
-    if not client.set(lock_key(), token, nx=True, ex=DRAIN_LOCK_TTL):
+    if not client.set(lock_key(), token, nx=True, ex=settings.USAGE_DRAIN_LOCK_SECONDS):
         if requested:
             request_drain(BUSY_RETRY_SECONDS)
         return 0
@@ -161,7 +159,7 @@ def drain(max_batches: int = 50, requested: bool = False) -> int:
             store_usage_records(payloads)
             client.delete(processing_key())  # only now is the batch safely stored
             written += len(payloads)
-            client.eval(RENEW_SCRIPT, 1, lock_key(), token, DRAIN_LOCK_TTL)
+            client.eval(RENEW_SCRIPT, 1, lock_key(), token, settings.USAGE_DRAIN_LOCK_SECONDS)
         else:
             more = True  # the batch budget ran out with records left
     finally:

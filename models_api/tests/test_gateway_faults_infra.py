@@ -1,0 +1,196 @@
+"""Infrastructure faults the gateway survives: Redis stopped and restarted under load,
+PostgreSQL stopped while the gateway is warm, the Celery worker killed while it drains
+the usage queue, and SIGTERM with streams in flight.
+
+Every outage is of a private instance (`blaxel_console.testing.private_services`): the
+machine's shared PostgreSQL and Redis are never stopped. For each case: every call gets
+the right answer, and leaves exactly one usage record with the right status — nothing
+lost, nothing counted twice (the per-minute rollups add up to the calls)."""
+
+import json
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from blaxel_console.testing.load import CallLoad
+from blaxel_console.testing.private_services import celery_worker_on
+from blaxel_console.testing.servers import run_asgi_server
+from blaxel_console.testing.usage import usage, wait_for_usage_records
+from blaxel_console.testing.waiting import wait_until
+from models_api.usage import queue
+from models_api.usage.models import UsageRecord, UsageRollup
+from models_api.usage.storage import record_payload
+
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.live,
+    pytest.mark.usefixtures("usage_written_before_teardown"),
+]
+
+
+def on_own_queues(redis_url: str, **overrides) -> dict:
+    """The environment of a gateway or worker on `redis_url` with a Celery queue and a
+    usage queue of its own (so no other process of the run drains them)."""
+    name = uuid.uuid4().hex[:8]
+    return {
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": f"faults-{name}",
+        "USAGE_QUEUE_KEY": f"usage-faults-{name}",
+        "USAGE_DRAIN_INTERVAL": "0.5",
+        **overrides,
+    }
+
+
+def assert_one_record_per_call(outcomes, model_api_name="my-gpt"):
+    """Exactly one usage record per call, with the status its client got, and rollups
+    that count each call once."""
+    try:
+        records = wait_for_usage_records(len(outcomes), model_api_name=model_api_name)
+    except AssertionError:
+        records = UsageRecord.objects.filter(model_api_name=model_api_name)
+        found = Counter((record.status_code, record.error_type) for record in records)
+        calls = Counter((outcome.status, outcome.code) for outcome in outcomes)
+        raise AssertionError(f"usage records {dict(found)} for calls {dict(calls)}") from None
+    assert Counter(record.status_code for record in records) == Counter(
+        outcome.status for outcome in outcomes
+    )
+    forwarded = [outcome.request_id for outcome in outcomes if outcome.request_id]
+    assert sorted(forwarded) == sorted(
+        record.request_id for record in records if record.request_id in set(forwarded)
+    )
+    rollups = UsageRollup.objects.filter(model_api_name=model_api_name)
+    assert rollups.aggregate(requests=Sum("requests"))["requests"] == len(outcomes)
+
+
+@pytest.fixture
+def rate_limited_model_api(acme_model_api, actor, fresh_counters):
+    """`acme`'s "my-gpt" with a rate limit far above the test's calls: every call is
+    checked against the policy counters in Redis."""
+    from models_api.policies import services as policy_services
+
+    policy_services.policy_create(
+        workspace=acme_model_api.workspace,
+        name="generous-rate",
+        actor=actor,
+        type="rateLimit",
+        requests_per_minute=100_000,
+    )
+    policy_services.model_api_set_policies(
+        model_api=acme_model_api, policy_names=["generous-rate"], actor=actor
+    )
+    return acme_model_api
+
+
+# --- Redis stopped and restarted under load -----------------------------------------------
+
+
+@pytest.mark.parametrize("failure_mode", ["open", "closed"])
+def test_calls_and_their_records_survive_redis_stopped_and_restarted_under_load(
+    failure_mode, rate_limited_model_api, member_key, openai_clients, private_redis
+):
+    env = on_own_queues(private_redis.url, POLICY_FAILURE_MODE=failure_mode)
+    with celery_worker_on(beat=True, **env), run_asgi_server(**env) as server:
+        client, _ = openai_clients(server, member_key)
+        with CallLoad(client) as load:
+            load.wait_for(6, phase="before")
+            with private_redis.stopped():
+                load.phase = "down"
+                if failure_mode == "open":
+                    load.wait_for(10, phase="down")  # admitted: policies fail open
+                else:
+                    load.wait_for(6, phase="down", status=503)
+            load.phase = "after"
+            load.wait_for(10, phase="after")
+            outcomes = load.stop()
+
+    statuses = Counter(outcome.status for outcome in outcomes)
+    if failure_mode == "open":
+        assert set(statuses) == {200}
+    else:
+        assert set(statuses) == {200, 503}
+        refused = [outcome for outcome in outcomes if outcome.status == 503]
+        assert {outcome.code for outcome in refused} == {"policy_check_unavailable"}
+        assert all(outcome.phase != "after" for outcome in refused)
+    assert all(outcome.complete for outcome in outcomes if outcome.status == 200)
+    assert_one_record_per_call(outcomes)
+
+
+# --- the Celery worker killed while it drains the usage queue -----------------------------
+
+ROLLUP_TABLE = UsageRollup._meta.db_table
+
+
+@contextmanager
+def rollups_locked():
+    """The rollup table locked against writes by this test: a drain blocks inside its
+    write transaction (records inserted, rollups not yet)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {ROLLUP_TABLE} IN EXCLUSIVE MODE")
+        yield
+
+
+def drain_blocked_on_rollups() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks JOIN pg_class ON pg_class.oid = pg_locks.relation"
+            " WHERE NOT pg_locks.granted AND pg_class.relname = %s"
+            " AND pg_locks.database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())",
+            [ROLLUP_TABLE],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(
+    workspace, bare_model_api, private_redis, settings
+):
+    env = on_own_queues(
+        private_redis.url, USAGE_DRAIN_BATCH_SIZE="200", USAGE_DRAIN_LOCK_SECONDS="2"
+    )
+    settings.USAGE_QUEUE_KEY = env["USAGE_QUEUE_KEY"]  # the keys below are the workers'
+    model_api = bare_model_api(workspace)
+    payloads = [record_payload(usage(model_api)) for _ in range(1000)]
+    redis_client = private_redis.client()
+    redis_client.rpush(queue.queue_key(), *(json.dumps(payload) for payload in payloads))
+
+    # Killed inside its write transaction: the batch it moved stays in the processing
+    # list, and nothing of it is in the database.
+    with rollups_locked(), celery_worker_on(beat=True, **env) as worker:
+        wait_until(drain_blocked_on_rollups, timeout=60)
+        worker.kill()
+    assert redis_client.llen(queue.processing_key()) == 200
+    assert redis_client.llen(queue.queue_key()) == 800
+
+    # Killed after its transaction committed, before it dropped the processing list
+    # (Redis pauses its writes meanwhile): that batch will be written again.
+    with celery_worker_on(beat=True, **env) as worker:
+        with rollups_locked():
+            wait_until(drain_blocked_on_rollups, timeout=60)
+            redis_client.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+        try:
+            wait_until(lambda: UsageRecord.objects.count() == 200, timeout=60)
+            worker.kill()
+        finally:
+            redis_client.execute_command("CLIENT", "UNPAUSE")
+    assert redis_client.llen(queue.processing_key()) == 200  # stored, but still there
+
+    # A new worker writes the rest, and skips the records already stored.
+    with celery_worker_on(beat=True, **env):
+        wait_until(
+            lambda: UsageRecord.objects.count() == 1000 and queue_empty(redis_client),
+            timeout=60,
+        )
+    stored = set(UsageRecord.objects.values_list("request_id", flat=True))
+    assert stored == {payload["request_id"] for payload in payloads}
+    rollups = UsageRollup.objects.filter(model_api_name=model_api.name)
+    assert rollups.aggregate(requests=Sum("requests"))["requests"] == 1000
+
+
+def queue_empty(redis_client) -> bool:
+    return not redis_client.llen(queue.queue_key()) and not redis_client.llen(
+        queue.processing_key()
+    )
