@@ -59,12 +59,12 @@ async def check_limits(model_api_id: int, limits, principal, *, now=None) -> Den
         denied = await counters.check_and_count([counter.check() for counter in bound])
     except redis.ERRORS as error:
         if settings.POLICY_FAILURE_MODE == "closed":
-            logger.warning("policy check failed closed: Redis unreachable")
+            redis.warn_unreachable(logger, "policy check failed closed: Redis unreachable")
             raise PoliciesUnavailable(
                 "The usage policies of this model API cannot be checked right now; "
                 f"retry in {PoliciesUnavailable.retry_after} s."
             ) from error
-        logger.warning("policy check skipped: Redis unreachable", exc_info=True)
+        redis.warn_unreachable(logger, "policy check skipped: Redis unreachable (%s)", error)
         return None
     if not denied:
         return None

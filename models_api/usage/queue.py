@@ -96,7 +96,7 @@ def enqueue(records) -> None:
         push_commands(pipeline, payloads)
         _, trigger = pipeline.execute()
     except redis.ERRORS:
-        logger.warning("usage queue unreachable; writing %d records directly", len(payloads))
+        redis.warn_unreachable(logger, "usage queue unreachable: writing records directly")
         store_usage_records(payloads)
         return
     if trigger:
@@ -109,8 +109,8 @@ def request_drain(countdown: float | None = None) -> None:
 
     try:
         drain_usage_queue.apply_async(kwargs={"requested": True}, countdown=countdown)
-    except Exception:  # the broker may be down too; the beat schedule drains later
-        logger.warning("could not request a usage drain", exc_info=True)
+    except Exception as error:  # the broker may be down too; the beat schedule drains later
+        redis.warn_unreachable(logger, "could not request a usage drain (%s)", error)
 
 
 def queue_depth() -> int | None:

@@ -112,10 +112,8 @@ class Recorder:
 
     def _not_sent(self, records, tokens, error: Exception) -> None:
         if isinstance(error, redis.ERRORS):
-            logger.warning(
-                "Redis unreachable: %d usage records written directly, %d token counts lost",
-                len(records),
-                len(tokens),
+            redis.warn_unreachable(
+                logger, "Redis unreachable: usage records written directly, token counts lost"
             )
         else:
             logger.error("usage: %d records could not be queued", len(records), exc_info=error)
