@@ -7,7 +7,6 @@ Without `REDIS_URL` (the embedded default) nothing here connects anywhere; calle
 
 import asyncio
 import threading
-import time
 import weakref
 
 import redis
@@ -49,27 +48,6 @@ def async_client() -> redis.asyncio.Redis:
     if url not in clients:
         clients[url] = redis.asyncio.Redis.from_url(url, **_options())
     return clients[url]
-
-
-# While Redis is down every call meets it; one line per message this often is enough.
-UNREACHABLE_LOG_INTERVAL = 10.0  # seconds
-_last_warned: dict[str, tuple[float, int]] = {}
-
-
-def warn_unreachable(logger, message: str, *args) -> None:
-    """Log `message` (Redis unreachable, and what was done instead) as a warning at most
-    once every `UNREACHABLE_LOG_INTERVAL` seconds, with no traceback: an outage must not
-    flood the log with one traceback per call. The line says how many were left out."""
-    now = time.monotonic()
-    with _lock:
-        last, skipped = _last_warned.get(message, (float("-inf"), 0))
-        if now - last < UNREACHABLE_LOG_INTERVAL:
-            _last_warned[message] = (last, skipped + 1)
-            return
-        _last_warned[message] = (now, 0)
-    if skipped:
-        message += f" ({skipped} more like this since the last such line)"
-    logger.warning(message, *args)
 
 
 def key(*parts: str) -> str:

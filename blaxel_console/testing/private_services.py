@@ -237,3 +237,46 @@ def celery_worker_on(*, beat: bool = False, **env_overrides):
             stop_process(process, timeout=15)
         log.close()
         shutil.rmtree(schedule.parent, ignore_errors=True)
+
+
+# Run by `manage.py shell` on a private database: the admin "ada@example.com" of "acme",
+# whose model API "my-gpt" calls the provider at SEED_BASE_URL; prints a personal key.
+SEED_SCRIPT = """
+import json, os
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from integrations.models import IntegrationConnection
+from models_api.models import ModelAPI, ModelAPIConnection
+from workspaces.services import personal_api_key_create, workspace_create
+
+user = get_user_model().objects.create_user(
+    username="ada", email="ada@example.com", password=os.environ["SEED_PASSWORD"]
+)
+EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+workspace = workspace_create(name="acme", display_name="Acme Corp", creator=user)
+connection = IntegrationConnection.objects.create(
+    workspace=workspace, name="openai-main", integration="openai",
+    config={"baseUrl": os.environ["SEED_BASE_URL"]},
+    secret=json.dumps({"apiKey": os.environ["SEED_PROVIDER_KEY"]}),
+    status=IntegrationConnection.Status.VALID,
+)
+model_api = ModelAPI.objects.create(
+    workspace=workspace, name="my-gpt", display_name="my-gpt", runtime_type="openai",
+    runtime_model="gpt-4o-mini", status=ModelAPI.Status.DEPLOYED,
+)
+ModelAPIConnection.objects.create(model_api=model_api, connection=connection, position=0)
+print(personal_api_key_create(user=user, name="faults")[1])
+"""
+
+
+def seed_workspace(database_url: str, *, provider_base_url: str, provider_key: str,
+                   password: str) -> str:  # fmt: skip
+    """Fill a migrated private database with `acme` (admin "ada@example.com" with
+    `password`) and its model API "my-gpt" on the provider; returns ada's API key."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SEED_SCRIPT],
+        cwd=ROOT, check=True, capture_output=True, text=True, timeout=300,
+        env=subprocess_env(DATABASE_URL=database_url, SEED_BASE_URL=provider_base_url,
+                           SEED_PROVIDER_KEY=provider_key, SEED_PASSWORD=password),
+    )  # fmt: skip
+    return result.stdout.strip().splitlines()[-1]

@@ -12,12 +12,14 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 
+import httpx
+import psycopg
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from blaxel_console.testing.load import CallLoad
-from blaxel_console.testing.private_services import celery_worker_on
+from blaxel_console.testing.load import CallLoad, call_once
+from blaxel_console.testing.private_services import celery_worker_on, migrate, seed_workspace
 from blaxel_console.testing.servers import run_asgi_server
 from blaxel_console.testing.usage import usage, wait_for_usage_records
 from blaxel_console.testing.waiting import wait_until
@@ -194,3 +196,92 @@ def queue_empty(redis_client) -> bool:
     return not redis_client.llen(queue.queue_key()) and not redis_client.llen(
         queue.processing_key()
     )
+
+
+# --- PostgreSQL stopped while the gateway is warm -----------------------------------------
+
+PASSWORD = "a long test password 42"
+
+
+def signed_in_console(server: str, email: str, password: str) -> httpx.Client:
+    console = httpx.Client(base_url=server, timeout=30)
+    console.get("/accounts/login/")
+    signed_in = console.post(
+        "/accounts/login/",
+        data={"login": email, "password": password},
+        headers={"X-CSRFToken": console.cookies["csrftoken"], "Referer": server},
+    )
+    assert signed_in.status_code == 302
+    return console
+
+
+def usage_in(database_url: str) -> tuple[list[tuple[str, int]], int]:
+    """The usage records (request id, status) of a private database, and the requests its
+    rollups count."""
+    with psycopg.connect(database_url) as database:
+        records = database.execute(
+            f"SELECT request_id, status_code FROM {UsageRecord._meta.db_table}"
+        ).fetchall()
+        (counted,) = database.execute(
+            f"SELECT coalesce(sum(requests), 0) FROM {ROLLUP_TABLE}"
+        ).fetchone()
+    return records, counted
+
+
+def test_a_warm_gateway_serves_known_keys_while_postgresql_is_down_and_the_console_says_503(
+    private_postgres, private_redis, fake_openai, openai_clients
+):
+    database_url = private_postgres.create_database()
+    migrate(database_url)
+    key = seed_workspace(
+        database_url,
+        provider_base_url=fake_openai.base_url,
+        provider_key=fake_openai.key,
+        password=PASSWORD,
+    )
+    env = on_own_queues(private_redis.url, DATABASE_URL=database_url)
+    api_headers = {"Authorization": f"Bearer {key}", "X-Blaxel-Workspace": "acme"}
+    with celery_worker_on(beat=True, **env), run_asgi_server(**env) as server:
+        client, _ = openai_clients(server, key)
+        console = signed_in_console(server, "ada@example.com", PASSWORD)
+        assert console.get("/acme/models/").status_code == 200
+        with CallLoad(client) as load:
+            load.wait_for(6, phase="before")
+            with private_postgres.stopped():
+                load.phase = "down"
+                load.wait_for(10, phase="down")
+                page = console.get("/acme/models/")
+                api = httpx.get(f"{server}/v0/models", headers=api_headers, timeout=30)
+                ready = httpx.get(f"{server}/readyz", timeout=30)
+                alive = httpx.get(f"{server}/healthz", timeout=30)
+                unknown_key, _ = openai_clients(server, "bl_" + "x" * 43)
+                unknown = call_once(unknown_key, streamed=False)
+            load.phase = "after"
+            load.wait_for(6, phase="after")
+            outcomes = load.stop()
+        assert console.get("/acme/models/").status_code == 200
+        assert httpx.get(f"{server}/readyz", timeout=30).json()["status"] == "ready"
+
+    assert all(outcome.status == 200 and outcome.complete for outcome in outcomes)
+    # The console: its "temporarily unavailable" page, not a 500 or a traceback.
+    assert page.status_code == 503
+    assert page.headers["retry-after"] == "30"
+    assert page.headers["content-type"].startswith("text/html")
+    assert "The console is temporarily unavailable" in page.text
+    assert "Traceback" not in page.text and "OperationalError" not in page.text
+    assert api.status_code == 503 and api.headers["retry-after"] == "30"
+    assert api.json()["error"] == "service_unavailable" and api.json()["code"] == 503
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "database": "down", "redis": "ok"}
+    assert alive.status_code == 200
+    # A key the gateway has not seen cannot be checked: 503, retried by the SDKs.
+    assert (unknown.status, unknown.code) == (503, "service_unavailable")
+    # Every call's record arrives once the database is back, each once.
+    records, counted = wait_until(
+        lambda: (found := usage_in(database_url))[1] >= len(outcomes) and found, timeout=60
+    )
+    assert counted == len(outcomes)
+    assert sorted(request_id for request_id, _ in records) == sorted(
+        outcome.request_id for outcome in outcomes
+    )
+    assert {status for _, status in records} == {200}

@@ -18,6 +18,7 @@ import uuid
 from django.conf import settings
 
 from blaxel_console import redis
+from blaxel_console.throttled_log import warn_now_and_then
 
 from .storage import record_payload, store_usage_records
 
@@ -96,7 +97,7 @@ def enqueue(records) -> None:
         push_commands(pipeline, payloads)
         _, trigger = pipeline.execute()
     except redis.ERRORS:
-        redis.warn_unreachable(logger, "usage queue unreachable: writing records directly")
+        warn_now_and_then(logger, "usage queue unreachable: writing records directly")
         store_usage_records(payloads)
         return
     if trigger:
@@ -110,7 +111,7 @@ def request_drain(countdown: float | None = None) -> None:
     try:
         drain_usage_queue.apply_async(kwargs={"requested": True}, countdown=countdown)
     except Exception as error:  # the broker may be down too; the beat schedule drains later
-        redis.warn_unreachable(logger, "could not request a usage drain (%s)", error)
+        warn_now_and_then(logger, "could not request a usage drain (%s)", error)
 
 
 def queue_depth() -> int | None:

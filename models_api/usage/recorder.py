@@ -26,6 +26,7 @@ import time
 from django.conf import settings
 
 from blaxel_console import counters, redis
+from blaxel_console.throttled_log import warn_now_and_then
 
 from .queue import DRAIN_DELAY_SECONDS, push_commands, request_drain
 
@@ -112,7 +113,7 @@ class Recorder:
 
     def _not_sent(self, records, tokens, error: Exception) -> None:
         if isinstance(error, redis.ERRORS):
-            redis.warn_unreachable(
+            warn_now_and_then(
                 logger, "Redis unreachable: usage records written directly, token counts lost"
             )
         else:
