@@ -8,17 +8,20 @@ the right answer, and leaves exactly one usage record with the right status — 
 lost, nothing counted twice (the per-minute rollups add up to the calls)."""
 
 import json
+import threading
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
+import openai
 import psycopg
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from blaxel_console.testing.load import CallLoad, call_once
+from blaxel_console.testing.load import PROMPT, CallLoad, call_once
 from blaxel_console.testing.private_services import celery_worker_on, migrate, seed_workspace
 from blaxel_console.testing.servers import run_asgi_server
 from blaxel_console.testing.usage import usage, wait_for_usage_records
@@ -285,3 +288,78 @@ def test_a_warm_gateway_serves_known_keys_while_postgresql_is_down_and_the_conso
         outcome.request_id for outcome in outcomes
     )
     assert {status for _, status in records} == {200}
+
+
+# --- SIGTERM with streams in flight --------------------------------------------------------
+
+
+def stream_until_the_end(client, first_chunk: threading.Event) -> tuple[str, str, bool]:
+    """A streamed call: (its request id, the text relayed, whether it ended normally)."""
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=PROMPT, stream=True
+    )
+    parts = []
+    try:
+        for chunk in raw.parse():
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+                first_chunk.set()
+    except (openai.APIError, httpx.HTTPError):
+        return raw.headers["x-blaxel-request-id"], "".join(parts), False
+    return raw.headers["x-blaxel-request-id"], "".join(parts), True
+
+
+def streams_through_sigterm(server_env: dict, client_for, streams: int):
+    """Start `streams` streamed calls, stop the server (SIGTERM, then wait for it to
+    exit) once each has received its first chunk; returns what each client got."""
+    started = [threading.Event() for _ in range(streams)]
+    with ThreadPoolExecutor(streams) as pool:
+        with run_asgi_server(**server_env) as server:
+            calls = [
+                pool.submit(stream_until_the_end, client_for(server), event) for event in started
+            ]
+            for event in started:
+                assert event.wait(timeout=60)
+            assert not any(call.done() for call in calls)  # all in flight
+            # Leaving the block: SIGTERM to the server, which must exit within 10 s.
+        return [call.result(timeout=60) for call in calls]
+
+
+def test_streams_in_flight_at_sigterm_finish_within_the_grace_period_and_are_recorded(
+    acme_model_api, member_key, openai_clients, fake_openai
+):
+    fake_openai.configure(chunk_count=20, chunk_delay=0.15)  # each stream lasts about 3 s
+    results = streams_through_sigterm(
+        {"UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN": "8"},
+        lambda server: openai_clients(server, member_key)[0],
+        streams=4,
+    )
+
+    assert all(complete for _, _, complete in results)
+    assert all(len(text.split()) == 20 for _, text, _ in results)  # every word relayed
+    records = wait_for_usage_records(4, model_api_name="my-gpt")
+    assert sorted(record.request_id for record in records) == sorted(
+        request_id for request_id, _, _ in results
+    )
+    assert {(r.status_code, r.streamed, r.error_type, r.output_tokens) for r in records} == {
+        (200, True, "", 20)
+    }
+
+
+def test_a_stream_longer_than_the_grace_period_is_cut_and_still_recorded(
+    acme_model_api, member_key, openai_clients, fake_openai
+):
+    fake_openai.configure(chunk_count=60, chunk_delay=1.0)  # a minute: beyond the grace
+    ((request_id, text, complete),) = streams_through_sigterm(
+        {"UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN": "1"},
+        lambda server: openai_clients(server, member_key)[0],
+        streams=1,
+    )
+
+    assert not complete and 0 < len(text.split()) < 60
+    (record,) = wait_for_usage_records(1, model_api_name="my-gpt")
+    assert record.request_id == request_id
+    assert (record.status_code, record.error_type) == (200, "server_shutdown")
+    # Estimated: one token per text delta relayed (the last may not have reached the client).
+    assert record.tokens_estimated
+    assert len(text.split()) <= record.output_tokens <= len(text.split()) + 1
