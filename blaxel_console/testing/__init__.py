@@ -20,7 +20,7 @@ Plugins (fixtures and hooks):
   migrating a database, Celery workers on them
 
 Helpers only: `api` (`/v0` clients and error shape), `waiting` (`wait_until`,
-`run_async`).
+`run_async`), `load` (calls kept running through a live gateway during a fault).
 
 Tests import a helper from the module that defines it, e.g.
 `from blaxel_console.testing.servers import run_asgi_server`."""
