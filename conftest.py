@@ -19,4 +19,5 @@ pytest_plugins = [
     "blaxel_console.testing.connections",
     "blaxel_console.testing.model_apis",
     "blaxel_console.testing.usage",
+    "blaxel_console.testing.private_services",
 ]

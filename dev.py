@@ -64,6 +64,10 @@ def serve(extra: list[str]) -> None:
     migrate()
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
+    # On SIGTERM, calls in flight (streams too) get this long to finish before they are
+    # cut; uvicorn reads it from the environment. 20 s leaves the usage records time to
+    # be sent within Kubernetes' default 30 s termination grace.
+    os.environ.setdefault("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN", "20")
     print(f"\nBlaxel Console: http://{host}:{port}/  (sign up to create the first workspace)\n")
     os.execv(
         str(PYTHON),

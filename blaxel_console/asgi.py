@@ -51,6 +51,9 @@ class Application:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
+                    # Calls the server cancelled at the end of its shutdown grace record
+                    # their usage first.
+                    await self.gateway.calls_finished(5.0)
                     await usage.aflush(5.0)
                     await upstream.close_client()
                     await asyncio.to_thread(background.flush_all, 5.0)

@@ -90,6 +90,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The database down: a 503 page (or JSON under /v0) instead of a 500.
+    "blaxel_console.availability.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,6 +222,9 @@ if POLICY_FAILURE_MODE not in ("open", "closed"):
 USAGE_QUEUE_KEY = env.str("USAGE_QUEUE_KEY", default="usage")
 USAGE_DRAIN_BATCH_SIZE = env.int("USAGE_DRAIN_BATCH_SIZE", default=500)
 USAGE_DRAIN_INTERVAL = env.float("USAGE_DRAIN_INTERVAL", default=2.0)  # seconds
+# How long a drain holds its lock without renewing it (it renews after every batch): a
+# worker killed mid-batch holds it that long, then the next drain writes that batch.
+USAGE_DRAIN_LOCK_SECONDS = env.int("USAGE_DRAIN_LOCK_SECONDS", default=60)
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=30)
 USAGE_ROLLUP_RETENTION_DAYS = env.int("USAGE_ROLLUP_RETENTION_DAYS", default=400)
 # Bearer token for Prometheus' scrape of /metrics; the endpoint is off (404) when unset.
@@ -300,7 +305,7 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     # Health checks and the load balancer reach the app over plain HTTP internally.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 LOGGING = {
     "version": 1,

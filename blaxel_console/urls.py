@@ -6,16 +6,29 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from blaxel_console import availability
 from models_api.usage.prometheus import metrics_view
+from workspaces.api import errors
 from workspaces.api.errors import api_not_found
 
 
 def healthz(request):
+    """Liveness: the process answers (the gateway serves known keys from its caches even
+    while the database is down). `/readyz` checks the database and Redis."""
     return JsonResponse({"status": "ok"})
+
+
+def server_error(request):
+    """An unexpected error: a database outage is a 503 (`availability`), anything else
+    the API's JSON 500 under /v0 or Django's page."""
+    return availability.unavailable_response_for_current_error(request) or errors.handler500(
+        request
+    )
 
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", availability.readiness, name="readyz"),
     path("metrics", metrics_view, name="prometheus-metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
@@ -40,4 +53,4 @@ urlpatterns = [
 handler400 = "workspaces.api.errors.handler400"
 handler403 = "workspaces.api.errors.handler403"
 handler404 = "workspaces.api.errors.handler404"
-handler500 = "workspaces.api.errors.handler500"
+handler500 = server_error

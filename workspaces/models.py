@@ -25,6 +25,7 @@ RESERVED_WORKSPACE_NAMES = frozenset(
         "metrics",
         "new",
         "profile",
+        "readyz",
         "run",
         "settings",
         "signup",

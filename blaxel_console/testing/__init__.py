@@ -16,10 +16,13 @@ Plugins (fixtures and hooks):
   OpenAI SDK clients aimed at a live gateway
 - `usage`: usage records (and waiting for a live server's), fresh counters, a
   private usage queue, a token-cap policy
+- `private_services`: private PostgreSQL and Redis the fault suite stops and restarts,
+  migrating a database, Celery workers on them
 
 Helpers only: `api` (`/v0` clients and error shape), `waiting` (`wait_until`,
 `run_async`), `resources` (a live process's fds, TCP connections and RSS, and waiting
-until they are back to a baseline: the fault suite's leak accounting).
+until they are back to a baseline: the fault suite's leak accounting), `load` (calls
+kept running through a live gateway during a fault).
 
 Tests import a helper from the module that defines it, e.g.
 `from blaxel_console.testing.servers import run_asgi_server`."""

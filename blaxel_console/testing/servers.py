@@ -67,7 +67,8 @@ def run_asgi_server(*, access_log: bool = False, **env_overrides):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_until_serving(f"{url}/healthz", process=process, name="The ASGI server")
+        # Generous: on a loaded CI machine, importing Django and the app can take 30 s.
+        wait_until_serving(f"{url}/healthz", process=process, timeout=90, name="The ASGI server")
         yield url
     finally:
         stop_process(process)

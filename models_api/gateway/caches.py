@@ -13,6 +13,10 @@ within about `GATEWAY_LOCAL_CACHE_TTL` seconds.
 Two safety nets for changes that bump no version: a found entry is reloaded after
 `MAX_AGE` seconds (an expired key), and a "not found" is kept only
 `GATEWAY_LOCAL_CACHE_TTL` seconds (a member who just joined, a model API just created).
+
+While the database is down, an entry past its age that no version bump invalidated is
+served until the database answers again (known keys keep working); a lookup with no such
+entry is a 503 the OpenAI SDKs retry, never a 500.
 """
 
 import logging
@@ -24,6 +28,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from blaxel_console import cache_versions
+from blaxel_console.availability import DATABASE_ERRORS
+from blaxel_console.throttled_log import warn_now_and_then
+
+from . import errors
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +66,14 @@ class VersionedCache:
         if entry is not _MISSING and now < entry[1]:
             return entry[0]
         generation = self._generation
-        value = await sync_to_async(load, thread_sensitive=True)()
+        try:
+            value = await sync_to_async(load, thread_sensitive=True)()
+        except DATABASE_ERRORS as error:
+            if entry is not _MISSING and generation == self._generation:
+                warn_now_and_then(logger, "gateway: database unreachable, serving cached "
+                                       "lookups (%s)", error)  # fmt: skip
+                return entry[0]
+            raise errors.database_unavailable() from error
         if generation == self._generation:
             self._store(key, value, time.monotonic())
         return value

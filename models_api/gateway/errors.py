@@ -113,6 +113,17 @@ def gateway_timeout(message: str) -> GatewayError:
     return GatewayError(504, message, type="upstream_error", code="upstream_timeout")
 
 
+def database_unavailable() -> GatewayError:
+    """A lookup the gateway has not cached while its database is down."""
+    return GatewayError(
+        503,
+        "The gateway cannot reach its database right now; retry in a few seconds.",
+        type="server_error",
+        code="service_unavailable",
+        headers={"retry-after": "5"},
+    )
+
+
 def unexpected() -> GatewayError:
     """A fault of the gateway itself (logged where it happened)."""
     return GatewayError(500, "The gateway failed unexpectedly.", type="server_error")

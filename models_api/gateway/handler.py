@@ -15,7 +15,10 @@ It differs from Django's `ASGIHandler` where the gateway needs it to:
   (`lookups._fresh_connection`).
 
 Disconnects are handled like Django's: the response is produced while listening for
-`http.disconnect`, and a disconnect cancels it (which cancels the provider call).
+`http.disconnect`, and a disconnect cancels it (which cancels the provider call). A call
+the server cancels — its graceful shutdown ran out (`--timeout-graceful-shutdown`) — is
+ended the same way and recorded as `server_shutdown`; the ASGI lifespan shutdown waits
+for such calls (`calls_finished`) before it sends the last usage records.
 """
 
 import asyncio
@@ -61,6 +64,10 @@ def _declared_length(scope) -> int | None:
 
 
 class GatewayASGIHandler(ASGIHandler):
+    def __init__(self):
+        super().__init__()
+        self._calls: set[asyncio.Task] = set()  # the calls being served
+
     def load_middleware(self, is_async=False):
         # Django's own loader, reading GATEWAY_MIDDLEWARE: it reads the `settings` of its
         # module, swapped here only while the chain is built (once, at start-up).
@@ -89,7 +96,18 @@ class GatewayASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"The gateway serves HTTP only, not {scope['type']}.")
-        await self.handle(scope, receive, send)
+        call = asyncio.current_task()
+        self._calls.add(call)
+        try:
+            await self.handle(scope, receive, send)
+        finally:
+            self._calls.discard(call)
+
+    async def calls_finished(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the calls still being served (at shutdown:
+        those the server cancelled, while they record their usage)."""
+        if self._calls:
+            await asyncio.wait(list(self._calls), timeout=timeout)
 
     async def handle(self, scope, receive, send):
         limit = settings.GATEWAY_MAX_BODY_BYTES
@@ -139,7 +157,16 @@ class GatewayASGIHandler(ASGIHandler):
         # cancel it when the caller goes away first.
         listener = asyncio.create_task(self.listen_for_disconnect(receive))
         responder = asyncio.create_task(respond())
-        await asyncio.wait([listener, responder], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait([listener, responder], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The server ended the call (its shutdown grace ran out): so says its record.
+            if request.admitted_call:
+                request.admitted_call.error_type = "server_shutdown"
+            for task in (listener, responder):
+                task.cancel()
+            await asyncio.gather(listener, responder, return_exceptions=True)
+            raise
         for task in (listener, responder):
             if task.done():
                 with contextlib.suppress(RequestAborted, asyncio.CancelledError):

@@ -204,7 +204,7 @@ async def proxy(request, *, workspace: str, model_api: str, path: str) -> HttpRe
         raise
     except asyncio.CancelledError:
         # The caller went away before the answer started.
-        call.refused(499, "client_disconnected")
+        call.refused(499, call.error_type or "client_disconnected")
         raise
     return response
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from blaxel_console import counters, redis
+from blaxel_console.throttled_log import warn_now_and_then
 
 from .limits import (
     TOKEN_KINDS,
@@ -59,12 +60,12 @@ async def check_limits(model_api_id: int, limits, principal, *, now=None) -> Den
         denied = await counters.check_and_count([counter.check() for counter in bound])
     except redis.ERRORS as error:
         if settings.POLICY_FAILURE_MODE == "closed":
-            logger.warning("policy check failed closed: Redis unreachable")
+            warn_now_and_then(logger, "policy check failed closed: Redis unreachable")
             raise PoliciesUnavailable(
                 "The usage policies of this model API cannot be checked right now; "
                 f"retry in {PoliciesUnavailable.retry_after} s."
             ) from error
-        logger.warning("policy check skipped: Redis unreachable", exc_info=True)
+        warn_now_and_then(logger, "policy check skipped: Redis unreachable (%s)", error)
         return None
     if not denied:
         return None

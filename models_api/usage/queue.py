@@ -18,12 +18,11 @@ import uuid
 from django.conf import settings
 
 from blaxel_console import redis
+from blaxel_console.throttled_log import warn_now_and_then
 
 from .storage import record_payload, store_usage_records
 
 logger = logging.getLogger(__name__)
-
-DRAIN_LOCK_TTL = 60  # seconds; renewed after every batch
 
 # Moves up to ARGV[1] items from the queue (KEYS[1]) to the processing list (KEYS[2]) in one
 # atomic step and returns them.
@@ -98,7 +97,7 @@ def enqueue(records) -> None:
         push_commands(pipeline, payloads)
         _, trigger = pipeline.execute()
     except redis.ERRORS:
-        logger.warning("usage queue unreachable; writing %d records directly", len(payloads))
+        warn_now_and_then(logger, "usage queue unreachable: writing records directly")
         store_usage_records(payloads)
         return
     if trigger:
@@ -111,8 +110,8 @@ def request_drain(countdown: float | None = None) -> None:
 
     try:
         drain_usage_queue.apply_async(kwargs={"requested": True}, countdown=countdown)
-    except Exception:  # the broker may be down too; the beat schedule drains later
-        logger.warning("could not request a usage drain", exc_info=True)
+    except Exception as error:  # the broker may be down too; the beat schedule drains later
+        warn_now_and_then(logger, "could not request a usage drain (%s)", error)
 
 
 def queue_depth() -> int | None:
@@ -148,7 +147,7 @@ def drain(max_batches: int = 50, requested: bool = False) -> int:
         return 0
     client = redis.sync_client()
     token = uuid.uuid4().hex
-    if not client.set(lock_key(), token, nx=True, ex=DRAIN_LOCK_TTL):
+    if not client.set(lock_key(), token, nx=True, ex=settings.USAGE_DRAIN_LOCK_SECONDS):
         if requested:
             request_drain(BUSY_RETRY_SECONDS)
         return 0
@@ -161,7 +160,7 @@ def drain(max_batches: int = 50, requested: bool = False) -> int:
             store_usage_records(payloads)
             client.delete(processing_key())  # only now is the batch safely stored
             written += len(payloads)
-            client.eval(RENEW_SCRIPT, 1, lock_key(), token, DRAIN_LOCK_TTL)
+            client.eval(RENEW_SCRIPT, 1, lock_key(), token, settings.USAGE_DRAIN_LOCK_SECONDS)
         else:
             more = True  # the batch budget ran out with records left
     finally:

@@ -26,6 +26,7 @@ import time
 from django.conf import settings
 
 from blaxel_console import counters, redis
+from blaxel_console.throttled_log import warn_now_and_then
 
 from .queue import DRAIN_DELAY_SECONDS, push_commands, request_drain
 
@@ -112,10 +113,8 @@ class Recorder:
 
     def _not_sent(self, records, tokens, error: Exception) -> None:
         if isinstance(error, redis.ERRORS):
-            logger.warning(
-                "Redis unreachable: %d usage records written directly, %d token counts lost",
-                len(records),
-                len(tokens),
+            warn_now_and_then(
+                logger, "Redis unreachable: usage records written directly, token counts lost"
             )
         else:
             logger.error("usage: %d records could not be queued", len(records), exc_info=error)
