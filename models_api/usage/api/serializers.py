@@ -1,6 +1,15 @@
 """Usage in the API's JSON: metrics (a model API's or the workspace's) and log entries."""
 
-from workspaces.api.representation import iso_time
+from workspaces.api.representation import (
+    ANY_OBJECT,
+    BOOLEAN,
+    INTEGER,
+    NULLABLE_STRING,
+    STRING,
+    array_of,
+    iso_time,
+    object_of,
+)
 
 
 def metrics_representation(result: dict) -> dict:
@@ -36,3 +45,35 @@ def log_representation(record) -> dict:
         "error": record.error_type or None,
         "connection": record.connection_name or None,
     }
+
+
+# The shapes above, for the schema.
+NULLABLE_NUMBER = {"type": "number", "nullable": True}
+LOG_SCHEMA = object_of(
+    {
+        "requestId": STRING,
+        "time": STRING,
+        "caller": STRING,
+        "apiKeyPrefix": STRING,
+        "path": STRING,
+        "status": INTEGER,
+        "latencyMs": {"type": "number"},
+        "ttfbMs": NULLABLE_NUMBER,
+        "tokens": object_of(
+            {
+                "input": INTEGER,
+                "output": INTEGER,
+                "total": INTEGER,
+                "estimated": BOOLEAN,
+            }
+        ),
+        "streamed": BOOLEAN,
+        "error": NULLABLE_STRING,
+        "connection": NULLABLE_STRING,
+    }
+)
+LOG_PAGE_SCHEMA = object_of(
+    {"data": array_of(LOG_SCHEMA), "meta": object_of({"hasMore": BOOLEAN, "nextCursor": STRING})}
+)
+MODEL_METRICS_SCHEMA = {**ANY_OBJECT, **object_of({"modelApi": STRING})}
+WORKSPACE_USAGE_SCHEMA = {**ANY_OBJECT, **object_of({"workspace": STRING})}
