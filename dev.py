@@ -20,6 +20,20 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 CHROMIUM = "/usr/bin/chromium"
+# How uvicorn serves the console and gateway, here and in production (README, "Deploying
+# at scale"); the fault suite starts its servers with the same options:
+# - httptools, with a deadline for a request's headers (blaxel_console/serving.py:
+#   `HTTP_HEADERS_TIMEOUT`, 10 s by default), so idle new connections and slow-loris
+#   headers are closed;
+# - keep-alive connections closed after 5 s without a request;
+# - at most 4096 connections (or tasks) at once, then 503, and a listen backlog as long.
+SERVER_OPTIONS = [
+    "--loop", "uvloop",
+    "--http", "blaxel_console.serving:HttpToolsProtocol",
+    "--timeout-keep-alive", "5",
+    "--limit-concurrency", "4096",
+    "--backlog", "4096",
+]  # fmt: skip
 
 
 def run(*command, **kwargs):
@@ -80,10 +94,7 @@ def serve(extra: list[str]) -> None:
             host,
             "--port",
             port,
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
+            *SERVER_OPTIONS,
             *extra,
         ],
     )

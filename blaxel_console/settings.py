@@ -203,6 +203,14 @@ UPSTREAM_ALLOWED_HOSTS = env.list("UPSTREAM_ALLOWED_HOSTS", default=[])
 GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 GATEWAY_CONNECT_TIMEOUT = env.float("GATEWAY_CONNECT_TIMEOUT", default=10.0)
 GATEWAY_READ_TIMEOUT = env.float("GATEWAY_READ_TIMEOUT", default=600.0)
+# How long a caller has to send a whole request body (seconds) before a 408: a body
+# trickled byte by byte (slow loris) must not hold a call open for ever.
+GATEWAY_BODY_READ_TIMEOUT = env.float("GATEWAY_BODY_READ_TIMEOUT", default=30.0)
+# How long a connection has to send a request's headers (seconds), from its opening or
+# from the first byte of the next request; then it is closed (`blaxel_console.http`).
+HTTP_HEADERS_TIMEOUT = env.float("HTTP_HEADERS_TIMEOUT", default=10.0)
+# Headers still incomplete after this many bytes get a 400 (httptools sets no bound).
+HTTP_MAX_HEADER_BYTES = env.int("HTTP_MAX_HEADER_BYTES", default=64 * 1024)
 # In-process cache lifetime of the gateway's auth / routing lookups (seconds).
 GATEWAY_LOCAL_CACHE_TTL = env.float("GATEWAY_LOCAL_CACHE_TTL", default=2.0)
 # With Redis: how long the gateway gathers usage records and token counts before sending

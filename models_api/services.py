@@ -281,6 +281,13 @@ def model_api_delete(*, model_api: ModelAPI, actor: Principal) -> None:
     cache_versions.bump_on_commit(cache_versions.ROUTING)
 
 
+def workspace_model_apis_delete(sender, *, workspace, **kwargs) -> None:
+    """The model APIs of a workspace being deleted go first: their links protect the
+    workspace's connections, which go with the workspace (`workspace_deleting`)."""
+    ModelAPI.objects.for_workspace(workspace).delete()
+    cache_versions.bump_on_commit(cache_versions.ROUTING)
+
+
 @transaction.atomic
 def model_api_record_deploy_result(
     *,

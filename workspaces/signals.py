@@ -1,6 +1,8 @@
-"""Receivers of the workspaces app, connected in `WorkspacesConfig.ready`."""
+"""Receivers of the workspaces app, connected in `WorkspacesConfig.ready`, and the
+signal it sends to the apps above it."""
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from blaxel_console import cache_versions
 
@@ -21,3 +23,10 @@ def user_saved(sender, instance, update_fields=None, using=None, **kwargs) -> No
 def user_deleted(sender, instance, using=None, **kwargs) -> None:
     """A deleted user's keys go with them; every process must forget them at once."""
     transaction.on_commit(lambda: cache_versions.bump(cache_versions.ACCESS), using=using)
+
+
+# Sent by `workspace_delete` (keyword `workspace`) inside its transaction, before the
+# workspace row goes: an app whose objects protect one another from deletion (a model
+# API's link protects its connection) deletes them in an order that works. The apps are
+# above this one, so they listen rather than being called.
+workspace_deleting = Signal()

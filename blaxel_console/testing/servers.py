@@ -53,9 +53,10 @@ def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def run_asgi_server(*, access_log: bool = False, **env_overrides):
+def run_asgi_server(*, access_log: bool = False, server_options=(), **env_overrides):
     """uvicorn serving `blaxel_console.asgi:application` on a free port; yields its URL.
-    Its output goes to `var/asgi-<port>.log` (`log_path_of(url)`)."""
+    Its output goes to `var/asgi-<port>.log` (`log_path_of(url)`). `server_options`:
+    more uvicorn options (e.g. dev.py's `SERVER_OPTIONS`, as in production)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = subprocess_env(SITE_URL=url, **env_overrides)
@@ -63,7 +64,7 @@ def run_asgi_server(*, access_log: bool = False, **env_overrides):
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "blaxel_console.asgi:application",
          "--host", "127.0.0.1", "--port", str(port),
-         *(() if access_log else ("--no-access-log",))],
+         *(() if access_log else ("--no-access-log",)), *server_options],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

@@ -8,7 +8,18 @@ are not declared, so they are ignored.
 
 from rest_framework import serializers
 
-from workspaces.api.representation import iso_time, resource_metadata
+from workspaces.api.representation import (
+    ANY_OBJECT,
+    BOOLEAN,
+    NULLABLE_STRING,
+    STRING,
+    STRING_MAP,
+    array_of,
+    iso_time,
+    metadata_schema,
+    object_of,
+    resource_metadata,
+)
 
 from ..catalog import CatalogSnapshot
 from ..models import IntegrationConnection
@@ -79,3 +90,28 @@ def catalog_representation(snapshot: CatalogSnapshot, models) -> dict:
         "stale": snapshot.stale,
         "error": snapshot.error or None,
     }
+
+
+# The shapes above, for the schema.
+CONNECTION_SCHEMA = object_of(
+    {
+        "metadata": metadata_schema(),
+        "spec": object_of({"integration": STRING, "config": ANY_OBJECT, "secret": STRING_MAP}),
+        "status": STRING,
+        "statusMessage": STRING,
+        "validatedAt": NULLABLE_STRING,
+    }
+)
+CATALOG_MODEL_SCHEMA = object_of({"id": STRING, "object": {"type": "string", "enum": ["model"]}})
+CATALOG_SCHEMA = object_of(
+    {
+        "object": {"type": "string", "enum": ["list"]},
+        "data": array_of(CATALOG_MODEL_SCHEMA),
+        "source": {"type": "string", "enum": ["live", "builtin"]},
+        "stale": BOOLEAN,
+        "error": NULLABLE_STRING,
+    }
+)
+PROVIDER_SCHEMA = object_of(
+    {"name": STRING, "displayName": STRING, "description": STRING, "endpoints": ANY_OBJECT}
+)

@@ -5,11 +5,12 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from workspaces.api.base import WorkspaceAPIView
+from workspaces.api.representation import array_of, operation
 
 from .. import selectors, services
 from ..catalog import catalog_snapshot, rank_models
@@ -17,6 +18,10 @@ from ..models import IntegrationConnection
 from ..permissions import API_ACTIONS
 from ..providers import get_provider
 from .serializers import (
+    CATALOG_MODEL_SCHEMA,
+    CATALOG_SCHEMA,
+    CONNECTION_SCHEMA,
+    PROVIDER_SCHEMA,
     ConnectionInputSerializer,
     catalog_representation,
     connection_representation,
@@ -90,16 +95,23 @@ def _refuse_fixed_field_changes(connection: IntegrationConnection, metadata, spe
 class ConnectionListCreateApi(WorkspaceAPIView):
     required_actions = API_ACTIONS
 
-    @extend_schema(operation_id="listIntegrationConnections", responses={200: dict})
+    @operation(
+        "listIntegrationConnections",
+        "integrations",
+        response=array_of(CONNECTION_SCHEMA),
+        error_statuses=(400, 401, 403),
+    )
     def get(self, request):
         # Always a plain JSON array (Blaxel's clients parse it so, whatever the version).
         connections = selectors.connections_for_workspace(workspace=self.workspace)
         return Response([connection_representation(item) for item in connections])
 
-    @extend_schema(
-        operation_id="createIntegrationConnection",
+    @operation(
+        "createIntegrationConnection",
+        "integrations",
         request=ConnectionInputSerializer,
-        responses={200: dict},
+        response=CONNECTION_SCHEMA,
+        error_statuses=(400, 401, 403, 409),
     )
     def post(self, request):
         metadata, spec = _connection_input(request, partial=False)
@@ -126,14 +138,16 @@ class ConnectionDetailApi(WorkspaceAPIView):
     def _connection(self, name: str) -> IntegrationConnection:
         return selectors.connection_get(workspace=self.workspace, name=name)
 
-    @extend_schema(operation_id="getIntegrationConnection", responses={200: dict})
+    @operation("getIntegrationConnection", "integrations", response=CONNECTION_SCHEMA)
     def get(self, request, name: str):
         return Response(connection_representation(self._connection(name)))
 
-    @extend_schema(
-        operation_id="updateIntegrationConnection",
+    @operation(
+        "updateIntegrationConnection",
+        "integrations",
         request=ConnectionInputSerializer,
-        responses={200: dict},
+        response=CONNECTION_SCHEMA,
+        error_statuses=(400, 401, 403, 404, 409),
     )
     def put(self, request, name: str):
         connection = self._connection(name)
@@ -150,7 +164,12 @@ class ConnectionDetailApi(WorkspaceAPIView):
             )
         return Response(connection_representation(self._connection(name)))
 
-    @extend_schema(operation_id="deleteIntegrationConnection", responses={200: dict})
+    @operation(
+        "deleteIntegrationConnection",
+        "integrations",
+        response=CONNECTION_SCHEMA,
+        error_statuses=(401, 403, 404, 409),
+    )
     def delete(self, request, name: str):
         connection = self._connection(name)
         representation = connection_representation(connection)
@@ -174,14 +193,13 @@ def _limit(request) -> int:
 class ConnectionModelsApi(WorkspaceAPIView):
     required_actions = API_ACTIONS
 
-    @extend_schema(
-        operation_id="listIntegrationConnectionModels",
-        parameters=[
-            OpenApiParameter("q", str, description="Case-insensitive substring of the id."),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("refresh", bool, description="Ask the provider now."),
-        ],
-        responses={200: dict},
+    @operation(
+        "listIntegrationConnectionModels",
+        "integrations",
+        OpenApiParameter("q", str, description="Case-insensitive substring of the id."),
+        OpenApiParameter("limit", int, description=f"1 to {MAX_MODELS_LIMIT}."),
+        OpenApiParameter("refresh", bool, description="Ask the provider now."),
+        response=CATALOG_SCHEMA,
     )
     def get(self, request, name: str):
         connection = selectors.connection_get(workspace=self.workspace, name=name)
@@ -194,7 +212,7 @@ class ConnectionModelsApi(WorkspaceAPIView):
 class ConnectionModelApi(WorkspaceAPIView):
     required_actions = API_ACTIONS
 
-    @extend_schema(operation_id="getIntegrationConnectionModel", responses={200: dict})
+    @operation("getIntegrationConnectionModel", "integrations", response=CATALOG_MODEL_SCHEMA)
     def get(self, request, name: str, model_id: str):
         connection = selectors.connection_get(workspace=self.workspace, name=name)
         model = catalog_snapshot(connection).by_id.get(model_id)
@@ -206,6 +224,6 @@ class ConnectionModelApi(WorkspaceAPIView):
 class ProviderApi(WorkspaceAPIView):
     required_actions = API_ACTIONS
 
-    @extend_schema(operation_id="getIntegration", responses={200: dict})
+    @operation("getIntegration", "integrations", response=PROVIDER_SCHEMA)
     def get(self, request, provider: str):
         return Response(selectors.provider_get(provider).describe())

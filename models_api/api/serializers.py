@@ -8,7 +8,16 @@ Read-only fields a client sends back from a GET (`status`, `events`, `metadata.u
 from rest_framework import serializers
 
 from integrations.providers import PROVIDERS
-from workspaces.api.representation import iso_time, resource_metadata
+from workspaces.api.representation import (
+    BOOLEAN,
+    NULLABLE_STRING,
+    STRING,
+    array_of,
+    iso_time,
+    metadata_schema,
+    object_of,
+    resource_metadata,
+)
 
 from .. import selectors
 from ..models import ModelAPI
@@ -100,3 +109,25 @@ def model_api_representation(model_api: ModelAPI) -> dict:
             for event in selectors.model_api_events(model_api=model_api)
         ],
     }
+
+
+# `model_api_representation`'s shape, for the schema.
+MODEL_SCHEMA = object_of(
+    {
+        "metadata": metadata_schema(url=STRING),
+        "spec": object_of(
+            {
+                "enabled": BOOLEAN,
+                "integrationConnections": array_of(STRING),
+                "runtime": object_of({"type": STRING, "model": STRING}),
+                "policies": array_of(STRING),
+            }
+        ),
+        "status": {"type": "string", "enum": [status.value for status in ModelAPI.Status]},
+        "events": array_of(
+            object_of(
+                {"type": STRING, "status": STRING, "message": STRING, "time": NULLABLE_STRING}
+            )
+        ),
+    }
+)

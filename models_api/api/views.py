@@ -2,24 +2,20 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.response import Response
 
 from integrations.selectors import connections_for_workspace
-from workspaces.api.base import (
-    LIST_PARAMETERS,
-    WORKSPACE_PARAMETERS,
-    WorkspaceAPIView,
-    list_response,
-)
+from workspaces.api.base import LIST_PARAMETERS, WorkspaceAPIView, list_response
+from workspaces.api.representation import list_schema, operation
 from workspaces.permissions import Action, role_allows
 
 from .. import selectors, services
 from ..models import ModelAPI
 from ..permissions import MODEL_API_ACTIONS
 from ..policies.permissions import DELETE_WITH_POLICIES_MESSAGE, model_api_delete_action
-from .serializers import ModelInputSerializer, model_api_representation
+from .serializers import MODEL_SCHEMA, ModelInputSerializer, model_api_representation
 
 # Service field → where that value sits in Blaxel's JSON, for error messages.
 API_FIELD_NAMES = {
@@ -95,19 +91,18 @@ class ModelListCreateApi(WorkspaceAPIView):
 
     required_actions = MODEL_API_ACTIONS
 
-    @extend_schema(
-        operation_id="listModels",
-        parameters=[
-            *WORKSPACE_PARAMETERS,
-            *LIST_PARAMETERS,
-            OpenApiParameter(
-                "status",
-                OpenApiTypes.STR,
-                OpenApiParameter.QUERY,
-                description="Only model APIs with this status (DEPLOYING, DEPLOYED, ...).",
-            ),
-        ],
-        responses={200: OpenApiTypes.OBJECT},
+    @operation(
+        "listModels",
+        "models",
+        *LIST_PARAMETERS,
+        OpenApiParameter(
+            "status",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            description="Only model APIs with this status (DEPLOYING, DEPLOYED, ...).",
+        ),
+        response=list_schema(MODEL_SCHEMA),
+        error_statuses=(400, 401, 403),
     )
     def get(self, request):
         model_apis = selectors.model_apis_for_workspace(workspace=self.workspace)
@@ -121,11 +116,12 @@ class ModelListCreateApi(WorkspaceAPIView):
             search_fields=("name", "display_name", "runtime_model"),
         )
 
-    @extend_schema(
-        operation_id="createModel",
-        parameters=WORKSPACE_PARAMETERS,
+    @operation(
+        "createModel",
+        "models",
         request=ModelInputSerializer,
-        responses={200: OpenApiTypes.OBJECT},
+        response=MODEL_SCHEMA,
+        error_statuses=(400, 401, 403, 409),
     )
     def post(self, request):
         serializer = ModelInputSerializer(data=request.data)
@@ -172,19 +168,16 @@ class ModelDetailApi(WorkspaceAPIView):
     def _model_api(self, name: str) -> ModelAPI:
         return selectors.model_api_get(workspace=self.workspace, name=name)
 
-    @extend_schema(
-        operation_id="getModel",
-        parameters=WORKSPACE_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("getModel", "models", response=MODEL_SCHEMA)
     def get(self, request, name: str):
         return Response(model_api_representation(self._model_api(name)))
 
-    @extend_schema(
-        operation_id="updateModel",
-        parameters=WORKSPACE_PARAMETERS,
+    @operation(
+        "updateModel",
+        "models",
         request=ModelInputSerializer,
-        responses={200: OpenApiTypes.OBJECT},
+        response=MODEL_SCHEMA,
+        error_statuses=(400, 401, 403, 404, 409),
     )
     def put(self, request, name: str):
         model_api = self._model_api(name)
@@ -222,11 +215,7 @@ class ModelDetailApi(WorkspaceAPIView):
             "policy_names": _policies_to_set(self, spec.get("policies"), attached),
         }
 
-    @extend_schema(
-        operation_id="deleteModel",
-        parameters=WORKSPACE_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
-    )
+    @operation("deleteModel", "models", response=MODEL_SCHEMA)
     def delete(self, request, name: str):
         model_api = self._model_api(name)
         if not role_allows(self.role, model_api_delete_action(model_api)):

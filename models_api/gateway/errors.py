@@ -89,6 +89,14 @@ def too_large(limit: int) -> GatewayError:
     )
 
 
+def body_too_slow(seconds: float) -> GatewayError:
+    return GatewayError(
+        408,
+        f"The request body did not arrive within the gateway's {seconds:g} seconds.",
+        code="request_timeout",
+    )
+
+
 def bad_gateway(message: str) -> GatewayError:
     return GatewayError(502, message, type="upstream_error", code="upstream_unreachable")
 

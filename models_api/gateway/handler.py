@@ -6,8 +6,9 @@ It differs from Django's `ASGIHandler` where the gateway needs it to:
   stack — sessions, CSRF, messages, allauth and htmx have nothing to do on an API call
   (the Playground's session + CSRF check is done by the view itself).
 * The body: refused with a 413 as soon as its declared `Content-Length` or the bytes
-  actually received exceed `settings.GATEWAY_MAX_BODY_BYTES`, and kept in memory (it
-  is bounded) instead of a spooled temporary file.
+  actually received exceed `settings.GATEWAY_MAX_BODY_BYTES`, with a 408 when it has
+  not all arrived within `settings.GATEWAY_BODY_READ_TIMEOUT` seconds (a slow-loris
+  body), and kept in memory (it is bounded) instead of a spooled temporary file.
 * No per-request thread: Django runs each request in its own `ThreadSensitiveContext`
   and sends `request_started` / `request_finished`, whose receivers recycle database
   connections. The gateway makes no database query per call; its cache loaders run on
@@ -137,8 +138,11 @@ class GatewayASGIHandler(ASGIHandler):
             if request.admitted_call:
                 request.admitted_call.refused(499, "client_disconnected")
             return
-        except _BodyTooLarge:
-            error = errors.too_large(limit)
+        except (_BodyTooLarge, TimeoutError) as refusal:
+            if isinstance(refusal, _BodyTooLarge):
+                error = errors.too_large(limit)
+            else:
+                error = errors.body_too_slow(settings.GATEWAY_BODY_READ_TIMEOUT)
             if request.admitted_call:
                 request.admitted_call.refused(error.status, error.error_type)
             await self.send_response(error.response(), send)
@@ -177,6 +181,12 @@ class GatewayASGIHandler(ASGIHandler):
                     await task
 
     async def _read_body(self, receive, limit: int) -> bytes:
+        """The whole body; TimeoutError when it takes longer than the body-read timeout
+        in all (not per chunk: a trickle of one byte a second would pass that)."""
+        async with asyncio.timeout(settings.GATEWAY_BODY_READ_TIMEOUT):
+            return await self._receive_body(receive, limit)
+
+    async def _receive_body(self, receive, limit: int) -> bytes:
         parts = []
         size = 0
         while True:

@@ -393,6 +393,10 @@ async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call
             call.error_type = "client_disconnected"
         await upstream_response.aclose()
         call.tokens = reader.tokens or _estimated_tokens(call, reader)
+        if call.error_type == "client_disconnected":
+            # As a disconnect before the answer: the caller closed (nginx's 499), although
+            # the provider's status had been relayed.
+            call.status = 499
         call.record()
 
 

@@ -8,6 +8,7 @@ from blaxel_console import cache_versions
 from ..models import Membership, Workspace
 from ..permissions import Role
 from ..principals import Principal
+from ..signals import workspace_deleting
 from .common import audit_log_record
 
 # --- workspaces ------------------------------------------------------------------------
@@ -64,5 +65,6 @@ def workspace_delete(*, workspace: Workspace, actor: Principal) -> None:
         target_type="workspace",
         target_label=workspace.name,
     )
+    workspace_deleting.send(sender=Workspace, workspace=workspace)
     workspace.delete()
     cache_versions.bump_on_commit(cache_versions.ACCESS)

@@ -17,7 +17,15 @@ workspace, those created later included.
 
 from rest_framework import serializers
 
-from workspaces.api.representation import resource_metadata
+from workspaces.api.representation import (
+    BOOLEAN,
+    INTEGER,
+    STRING,
+    array_of,
+    metadata_schema,
+    object_of,
+    resource_metadata,
+)
 
 from ..models import Policy
 
@@ -140,3 +148,31 @@ def policy_representation(policy: Policy, model_api_count: int | None = None) ->
         "spec": spec,
         "usage": {"models": model_api_count},
     }
+
+
+# `policy_representation`'s shape, for the schema.
+POLICY_SCHEMA = object_of(
+    {
+        "metadata": metadata_schema(),
+        "spec": object_of(
+            {
+                "type": {"type": "string", "enum": Policy.Type.values},
+                "resourceTypes": array_of(STRING),
+                "workspaceDefault": BOOLEAN,
+            },
+            {
+                "maxTokens": object_of(
+                    {
+                        "granularity": {"type": "string", "enum": Policy.Granularity.values},
+                        "step": INTEGER,
+                        "input": INTEGER,
+                        "output": INTEGER,
+                        "total": INTEGER,
+                    }
+                ),
+                "rateLimit": object_of({"requestsPerMinute": INTEGER, "perCaller": BOOLEAN}),
+            },
+        ),
+        "usage": object_of({"models": INTEGER}),
+    }
+)

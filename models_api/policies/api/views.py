@@ -6,12 +6,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from workspaces.api.base import LIST_PARAMETERS, WorkspaceAPIView, list_response
-from workspaces.api.representation import operation
+from workspaces.api.representation import list_schema, operation
 
 from .. import selectors, services
 from ..models import Policy
 from ..permissions import POLICY_ACTIONS
-from .serializers import PolicyInput, policy_representation
+from .serializers import POLICY_SCHEMA, PolicyInput, policy_representation
 
 # The policy types Blaxel's official SDK parses (it knows `flavor`, `location` and
 # `maxToken`): one policy of another type in a list makes its `list_policies` fail, so a
@@ -47,7 +47,14 @@ def listed_types(requested: str | None) -> list[str]:
 class PolicyListCreateApi(WorkspaceAPIView):
     required_actions = POLICY_ACTIONS
 
-    @operation("listPolicies", "policies", *LIST_PARAMETERS, TYPES_PARAMETER)
+    @operation(
+        "listPolicies",
+        "policies",
+        *LIST_PARAMETERS,
+        TYPES_PARAMETER,
+        response=list_schema(POLICY_SCHEMA),
+        error_statuses=(400, 401, 403),
+    )
     def get(self, request):
         policies = selectors.policies_for_workspace(workspace=self.workspace)
         return list_response(
@@ -57,7 +64,13 @@ class PolicyListCreateApi(WorkspaceAPIView):
             search_fields=("name", "display_name"),
         )
 
-    @operation("createPolicy", "policies", request=PolicyInput)
+    @operation(
+        "createPolicy",
+        "policies",
+        request=PolicyInput,
+        response=POLICY_SCHEMA,
+        error_statuses=(400, 401, 403, 409),
+    )
     def post(self, request):
         serializer = PolicyInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -79,11 +92,17 @@ class PolicyDetailApi(WorkspaceAPIView):
     def get_policy(self, name: str) -> Policy:
         return selectors.policy_get(workspace=self.workspace, name=name)
 
-    @operation("getPolicy", "policies")
+    @operation("getPolicy", "policies", response=POLICY_SCHEMA)
     def get(self, request, name):
         return Response(policy_representation(self.get_policy(name)))
 
-    @operation("updatePolicy", "policies", request=PolicyInput)
+    @operation(
+        "updatePolicy",
+        "policies",
+        request=PolicyInput,
+        response=POLICY_SCHEMA,
+        error_statuses=(400, 401, 403, 404, 409),
+    )
     def put(self, request, name):
         policy = self.get_policy(name)
         serializer = PolicyInput(data=request.data)
@@ -98,7 +117,12 @@ class PolicyDetailApi(WorkspaceAPIView):
         )
         return Response(policy_representation(policy))
 
-    @operation("deletePolicy", "policies")
+    @operation(
+        "deletePolicy",
+        "policies",
+        response=POLICY_SCHEMA,
+        error_statuses=(401, 403, 404, 409),
+    )
     def delete(self, request, name):
         policy = self.get_policy(name)
         representation = policy_representation(policy)

@@ -1,7 +1,16 @@
 """Usage in the API's JSON: metrics (a model API's or the workspace's) and log entries."""
 
 from integrations.pricing import NANO_USD_PER_USD
-from workspaces.api.representation import iso_time
+from workspaces.api.representation import (
+    ANY_OBJECT,
+    BOOLEAN,
+    INTEGER,
+    NULLABLE_STRING,
+    STRING,
+    array_of,
+    iso_time,
+    object_of,
+)
 
 
 def metrics_representation(result: dict) -> dict:
@@ -47,3 +56,41 @@ def log_representation(record) -> dict:
         "error": record.error_type or None,
         "connection": record.connection_name or None,
     }
+
+
+# The shapes above, for the schema.
+NULLABLE_NUMBER = {"type": "number", "nullable": True}
+LOG_SCHEMA = object_of(
+    {
+        "requestId": STRING,
+        "time": STRING,
+        "caller": STRING,
+        "apiKeyPrefix": STRING,
+        "path": STRING,
+        "status": INTEGER,
+        "latencyMs": {"type": "number"},
+        "ttfbMs": NULLABLE_NUMBER,
+        "tokens": object_of(
+            {
+                "input": INTEGER,
+                "output": INTEGER,
+                "total": INTEGER,
+                "cachedInput": INTEGER,
+                "estimated": BOOLEAN,
+            }
+        ),
+        "model": NULLABLE_STRING,
+        "cost": {
+            **object_of({"amount": {"type": "number"}, "currency": STRING, "estimated": BOOLEAN}),
+            "nullable": True,
+        },
+        "streamed": BOOLEAN,
+        "error": NULLABLE_STRING,
+        "connection": NULLABLE_STRING,
+    }
+)
+LOG_PAGE_SCHEMA = object_of(
+    {"data": array_of(LOG_SCHEMA), "meta": object_of({"hasMore": BOOLEAN, "nextCursor": STRING})}
+)
+MODEL_METRICS_SCHEMA = {**ANY_OBJECT, **object_of({"modelApi": STRING})}
+WORKSPACE_USAGE_SCHEMA = {**ANY_OBJECT, **object_of({"workspace": STRING})}

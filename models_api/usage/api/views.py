@@ -13,7 +13,13 @@ from workspaces.permissions import Action
 
 from .. import selectors
 from ..forms import LogFilterForm
-from .serializers import log_representation, metrics_representation
+from .serializers import (
+    LOG_PAGE_SCHEMA,
+    MODEL_METRICS_SCHEMA,
+    WORKSPACE_USAGE_SCHEMA,
+    log_representation,
+    metrics_representation,
+)
 
 RANGE_PARAMETER = OpenApiParameter(
     "range",
@@ -52,7 +58,7 @@ class ModelAPIMetricsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
-    @operation("getModelMetrics", "usage", RANGE_PARAMETER)
+    @operation("getModelMetrics", "usage", RANGE_PARAMETER, response=MODEL_METRICS_SCHEMA)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         result = selectors.usage_metrics(
@@ -70,7 +76,7 @@ class ModelAPILogsApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
-    @operation("listModelLogs", "usage", *LOG_PARAMETERS)
+    @operation("listModelLogs", "usage", *LOG_PARAMETERS, response=LOG_PAGE_SCHEMA)
     def get(self, request, name):
         model_api = model_api_get(workspace=self.workspace, name=name)
         records = selectors.usage_records(
@@ -115,7 +121,13 @@ class WorkspaceUsageApi(WorkspaceAPIView):
 
     required_actions = {"GET": Action.VIEW_USAGE}
 
-    @operation("getWorkspaceUsage", "usage", RANGE_PARAMETER)
+    @operation(
+        "getWorkspaceUsage",
+        "usage",
+        RANGE_PARAMETER,
+        response=WORKSPACE_USAGE_SCHEMA,
+        error_statuses=(400, 401, 403),
+    )
     def get(self, request):
         result = selectors.usage_metrics(workspace=self.workspace, range_key=_range_key(request))
         return Response({"workspace": self.workspace.name, **metrics_representation(result)})

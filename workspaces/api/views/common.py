@@ -4,7 +4,10 @@ their OpenAPI documentation."""
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, inline_serializer
 
-from ..serializers import ErrorSerializer, ListMetaSerializer
+from ..representation import errors
+from ..serializers import ListMetaSerializer
+
+__all__ = ["ARRAY_LIST_DESCRIPTION", "errors", "list_of", "path_parameter", "validated"]
 
 ARRAY_LIST_DESCRIPTION = (
     "Always a plain JSON array, whatever the `Blaxel-Version` (Blaxel's official client "
@@ -17,11 +20,6 @@ def validated(serializer_class, request, **context) -> dict:
     serializer = serializer_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def errors(*statuses: int) -> dict:
-    """The documented error answers: each status with the JSON error shape."""
-    return dict.fromkeys(statuses, ErrorSerializer)
 
 
 def list_of(item_serializer) -> PolymorphicProxySerializer:
