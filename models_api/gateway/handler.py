@@ -122,7 +122,7 @@ class GatewayASGIHandler(ASGIHandler):
         except _BodyTooLarge:
             error = errors.too_large(limit)
             if request.admitted_call:
-                request.admitted_call.refused(error.status, error.error_type)
+                error = request.admitted_call.refused_with(error)
             await self.send_response(error.response(), send)
             return
         # Read once, here; the view forwards these bytes (Django's `request.body` would
