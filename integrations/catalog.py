@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import httpx
 from django.core.cache import cache
 
-from . import outbound
+from . import outbound, pricing
 from .models import IntegrationConnection, mask_secret
 from .ssrf import UnsafeUpstreamError, check_base_url
 
@@ -29,9 +29,8 @@ FALLBACK_CACHE_SECONDS = 60
 FETCH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_MESSAGE_LENGTH = 300
 
-# The built-in facts below are OpenAI's published list prices (USD per million tokens,
-# standard tier, no batch or cached-input discounts) and context windows as of this date.
-PRICES_AS_OF = "2025-08-07"
+# The built-in facts below are OpenAI's published context windows and modalities; list
+# prices come from the price table (`pricing`, `data/prices.json`).
 
 
 @dataclass
@@ -42,6 +41,7 @@ class CatalogModel:
     modality: str = ""
     input_price_per_million: float | None = None
     output_price_per_million: float | None = None
+    prices_as_of: str = ""  # the date of the price table the prices come from
     description: str = ""
     source: str = "live"  # "live": in the provider's list; "builtin": from the table below
     created: int = 0
@@ -64,7 +64,7 @@ class CatalogModel:
                     "input": self.input_price_per_million,
                     "output": self.output_price_per_million,
                     "kind": "list price",
-                    "as_of": PRICES_AS_OF,
+                    "as_of": self.prices_as_of,
                 }
                 if has_price
                 else None
@@ -73,14 +73,12 @@ class CatalogModel:
         }
 
 
-def _builtin(id, context_window, modality, price_in, price_out, description) -> CatalogModel:
+def _builtin(id, context_window, modality, description) -> CatalogModel:
     return CatalogModel(
         id=id,
         owned_by="openai",
         context_window=context_window,
         modality=modality,
-        input_price_per_million=price_in,
-        output_price_per_million=price_out,
         description=description,
         source="builtin",
     )
@@ -93,31 +91,29 @@ EMBEDDING = "text → embedding"
 BUILTIN_MODELS: dict[str, CatalogModel] = {
     model.id: model
     for model in (
-        _builtin("gpt-5", 400_000, TEXT_IMAGE, 1.25, 10.00, "Flagship reasoning model."),
-        _builtin("gpt-5-mini", 400_000, TEXT_IMAGE, 0.25, 2.00, "Faster, cheaper GPT-5."),
-        _builtin("gpt-5-nano", 400_000, TEXT_IMAGE, 0.05, 0.40, "Smallest, fastest GPT-5."),
-        _builtin("gpt-4.1", 1_047_576, TEXT_IMAGE, 2.00, 8.00, "Long-context flagship chat."),
-        _builtin("gpt-4.1-mini", 1_047_576, TEXT_IMAGE, 0.40, 1.60, "Smaller GPT-4.1."),
-        _builtin("gpt-4.1-nano", 1_047_576, TEXT_IMAGE, 0.10, 0.40, "Smallest GPT-4.1."),
-        _builtin("gpt-4o", 128_000, TEXT_IMAGE, 2.50, 10.00, "Versatile multimodal model."),
+        _builtin("gpt-5", 400_000, TEXT_IMAGE, "Flagship reasoning model."),
+        _builtin("gpt-5-mini", 400_000, TEXT_IMAGE, "Faster, cheaper GPT-5."),
+        _builtin("gpt-5-nano", 400_000, TEXT_IMAGE, "Smallest, fastest GPT-5."),
+        _builtin("gpt-4.1", 1_047_576, TEXT_IMAGE, "Long-context flagship chat."),
+        _builtin("gpt-4.1-mini", 1_047_576, TEXT_IMAGE, "Smaller GPT-4.1."),
+        _builtin("gpt-4.1-nano", 1_047_576, TEXT_IMAGE, "Smallest GPT-4.1."),
+        _builtin("gpt-4o", 128_000, TEXT_IMAGE, "Versatile multimodal model."),
         # The first gpt-4o snapshot kept its launch price.
-        _builtin("gpt-4o-2024-05-13", 128_000, TEXT_IMAGE, 5.00, 15.00, "First gpt-4o snapshot."),
-        _builtin("gpt-4o-mini", 128_000, TEXT_IMAGE, 0.15, 0.60, "Small, fast, affordable."),
-        _builtin("o3", 200_000, TEXT_IMAGE, 2.00, 8.00, "Reasoning model for hard problems."),
-        _builtin("o3-mini", 200_000, TEXT, 1.10, 4.40, "Small reasoning model."),
-        _builtin("o4-mini", 200_000, TEXT_IMAGE, 1.10, 4.40, "Fast, affordable reasoning."),
-        _builtin("o1", 200_000, TEXT_IMAGE, 15.00, 60.00, "Earlier full reasoning model."),
-        _builtin("gpt-4-turbo", 128_000, TEXT_IMAGE, 10.00, 30.00, "Older high-end GPT-4."),
-        _builtin("gpt-3.5-turbo", 16_385, TEXT, 0.50, 1.50, "Legacy chat model."),
-        _builtin("text-embedding-3-small", 8_191, EMBEDDING, 0.02, None, "Small embeddings."),
-        _builtin("text-embedding-3-large", 8_191, EMBEDDING, 0.13, None, "Best embeddings."),
-        _builtin("text-embedding-ada-002", 8_191, EMBEDDING, 0.10, None, "Legacy embeddings."),
+        _builtin("gpt-4o-2024-05-13", 128_000, TEXT_IMAGE, "First gpt-4o snapshot."),
+        _builtin("gpt-4o-mini", 128_000, TEXT_IMAGE, "Small, fast, affordable."),
+        _builtin("o3", 200_000, TEXT_IMAGE, "Reasoning model for hard problems."),
+        _builtin("o3-mini", 200_000, TEXT, "Small reasoning model."),
+        _builtin("o4-mini", 200_000, TEXT_IMAGE, "Fast, affordable reasoning."),
+        _builtin("o1", 200_000, TEXT_IMAGE, "Earlier full reasoning model."),
+        _builtin("gpt-4-turbo", 128_000, TEXT_IMAGE, "Older high-end GPT-4."),
+        _builtin("gpt-3.5-turbo", 16_385, TEXT, "Legacy chat model."),
+        _builtin("text-embedding-3-small", 8_191, EMBEDDING, "Small embeddings."),
+        _builtin("text-embedding-3-large", 8_191, EMBEDDING, "Best embeddings."),
+        _builtin("text-embedding-ada-002", 8_191, EMBEDDING, "Legacy embeddings."),
         _builtin(
             "omni-moderation-latest",
             None,
             "text, image → moderation",
-            0.0,
-            0.0,
             "Moderation; free of charge.",
         ),
     )
@@ -128,11 +124,20 @@ _SNAPSHOT_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 def builtin_model(model_id: str) -> CatalogModel | None:
-    """The built-in facts for `model_id` (or for the model a dated snapshot belongs to)."""
+    """The built-in facts for `model_id` (or for the model a dated snapshot belongs to),
+    with its list price in force today."""
     model = BUILTIN_MODELS.get(model_id) or BUILTIN_MODELS.get(_SNAPSHOT_SUFFIX.sub("", model_id))
     if model is None:
         return None
-    return CatalogModel(**{**asdict(model), "id": model_id})
+    facts = {**asdict(model), "id": model_id}
+    price = pricing.list_price("openai", model_id)
+    if price is not None:
+        facts.update(
+            input_price_per_million=float(price.input),
+            output_price_per_million=None if price.output is None else float(price.output),
+            prices_as_of=price.taken_on.isoformat(),
+        )
+    return CatalogModel(**facts)
 
 
 # --- talking to the provider ------------------------------------------------------------
@@ -284,7 +289,7 @@ def _fallback_models(connection: IntegrationConnection) -> list[CatalogModel]:
     if not connection.provider.builtin_catalog:
         return []
     return sorted(
-        (CatalogModel(**asdict(model)) for model in BUILTIN_MODELS.values()),
+        (builtin_model(model_id) for model_id in BUILTIN_MODELS),
         key=lambda model: model.id,
     )
 

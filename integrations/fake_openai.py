@@ -8,7 +8,8 @@ templates built once per request) so that it is never the bottleneck of a benchm
 Run it with::
 
     python -m integrations.fake_openai --host 127.0.0.1 --port 8100 \\
-        [--keys sk-a,sk-b] [--no-record] [--config '{"chunk_count": 20}']
+        [--keys sk-a,sk-b] [--no-record] [--config '{"chunk_count": 20}'] \\
+        [--timeout-keep-alive 5]
 
 Endpoints under ``/v1`` (``Authorization: Bearer <key>``, keys from ``--keys``, default
 ``sk-fake-valid-key``): ``GET /models``, ``GET /models/{id}``, ``POST /chat/completions``,
@@ -21,20 +22,38 @@ Test controls under ``/_fake/`` (no auth, not part of OpenAI):
   a plain one, default 20), ``chunk_delay`` (seconds between streamed chunks),
   ``first_chunk_delay`` (seconds between the response headers and the first chunk),
   ``response_delay`` (seconds before any byte, for timeout tests), ``fail_next`` (a list
-  of ``{"status": 429, "count": 1}``; optional ``path``, ``key`` to fail only matching
-  requests, ``message``/``type``/``code`` to change the body, ``retry_after`` for 429),
+  of faults for the next requests, each ``{"status": 429, "count": 1}`` or
+  ``{"fault": "<kind>", "count": 1, ...options}``; optional ``path``, ``key`` to fail
+  only matching requests; the kinds below),
   ``break_after_chunks`` (close the connection abruptly after that many streamed
   chunks), ``keys`` (accepted API keys), ``models`` (the catalog), ``strict_models``
   (unknown models answer 404 ``model_not_found``; off by default so any model name
-  works), ``coalesce_streams`` (send an undelayed stream in one write rather than one
-  write per event, as a real provider does) and ``record``.
-- ``X-Fake-Fault`` (a request header, a JSON object) picks this one request's failure
-  instead of the ``fail_next`` queue: a ``fail_next`` entry (``{"status": 503}``,
-  ``{"status": 429, "retry_after": 2}``; ``count``, ``path`` and ``key`` do not apply)
-  and/or this request's own ``response_delay``, ``first_chunk_delay``, ``chunk_delay``,
-  ``chunk_count`` or ``break_after_chunks`` (``{"break_after_chunks": 5}``). Proxies
-  forward it, so a load generator can mix faults call by call; a malformed value
-  answers 400.
+  works), ``cached_prompt_tokens`` (prompt tokens reported as cached in
+  ``prompt_tokens_details`` / ``input_tokens_details``, default 0),
+  ``coalesce_streams`` (send an undelayed stream in one write rather than one write per
+  event, as a real provider does) and ``record``.
+- Fault kinds (``FAULT_KINDS``, one table; ``parse_failure`` validates an entry and
+  ``FakeOpenAI.answer_with_fault`` runs it, for anything choosing faults per request):
+
+  - ``status``: an HTTP error in OpenAI's shape (``status`` 400-599;
+    ``message``/``type``/``code``/``param`` change the body; ``retry_after`` for 429).
+  - ``reset_after_headers``: the status line and headers, then the connection closed.
+  - ``reset_mid_stream``: a streamed answer cut after ``after_chunks`` events (default
+    3), a plain one after half its body; the connection closed.
+  - ``trickle``: the normal answer dribbled ``bytes`` bytes at a time (default 8),
+    ``delay`` seconds apart (default 0.05).
+  - ``invalid_json``: a plain 200 ``application/json`` whose body is cut mid-message.
+  - ``invalid_sse``: a 200 event stream: a valid chunk, then malformed events, [DONE].
+  - ``large_answer``: a chat completion of about ``size`` bytes of content (default 8
+    MiB), plain or streamed as asked, in events of ``chunk_size`` bytes (default 64 KiB).
+  - ``no_answer``: nothing at all (not even headers) for ``seconds`` (default 3600).
+- ``X-Fake-Fault`` (a request header, a JSON object) picks this one request's fault
+  instead of the ``fail_next`` queue: a ``fail_next`` entry of any kind above
+  (``{"status": 503}``, ``{"fault": "trickle"}``; ``count``, ``path`` and ``key`` do
+  not apply) and/or this request's own ``response_delay``, ``first_chunk_delay``,
+  ``chunk_delay``, ``chunk_count`` or ``break_after_chunks``
+  (``{"break_after_chunks": 5}``). Proxies forward it, so a load generator can mix
+  faults call by call (bench/chaos.py); a malformed value answers 400.
 - ``POST /_fake/reset`` restores the start-up behaviour and clears the request log.
 - ``GET /_fake/config``, ``GET /_fake/requests`` (method, path, query, headers, parsed
   body, status, stream, completed, cancelled, timestamps; the last 10,000),
@@ -248,6 +267,8 @@ class Behaviour:
     keys: list = field(default_factory=lambda: [DEFAULT_KEY])
     models: list = field(default_factory=lambda: [model for model, _, _ in BUILTIN_MODELS])
     strict_models: bool = False
+    # Prompt tokens reported as read from the prompt cache (at most the prompt's).
+    cached_prompt_tokens: int = 0
     # Same bytes in one write instead of one write per event (when nothing delays them):
     # fewer system calls for throughput runs, but a reader then sees one big chunk.
     coalesce_streams: bool = False
@@ -273,20 +294,8 @@ def _number(name: str, value, *, integer: bool = False, minimum: float = 0) -> f
 
 def _failures(value) -> list:
     if not isinstance(value, list):
-        raise ConfigError("fail_next must be a list of {status, count}")
-    failures = []
-    for entry in value:
-        if not isinstance(entry, dict) or "status" not in entry:
-            raise ConfigError("each fail_next entry needs a status")
-        status = _number("fail_next.status", entry["status"], integer=True, minimum=400)
-        if status > 599:
-            raise ConfigError("fail_next.status must be an HTTP error status (400-599)")
-        count = _number("fail_next.count", entry.get("count", 1), integer=True, minimum=1)
-        failure = {**entry, "status": status, "count": count}
-        if "retry_after" in entry:
-            failure["retry_after"] = _number("fail_next.retry_after", entry["retry_after"])
-        failures.append(failure)
-    return failures
+        raise ConfigError("fail_next must be a list of {status, count} or {fault, count}")
+    return [parse_failure(entry) for entry in value]
 
 
 # --- per-request faults (X-Fake-Fault) ----------------------------------------------------------
@@ -300,8 +309,8 @@ PER_REQUEST_OPTIONS = frozenset(
 
 def request_fault(behaviour: Behaviour, value: bytes) -> tuple[Behaviour, dict | None]:
     """The behaviour and failure one request picked with its X-Fake-Fault header: a copy
-    of `behaviour` with the request's own options, and the failure entry (validated as
-    `fail_next` entries are, taken by `_fail` as they are) or None."""
+    of `behaviour` with the request's own options, and the failure entry (`parse_failure`,
+    run by `answer_with_fault` as `fail_next` entries are) or None."""
     try:
         options = orjson.loads(value)
     except orjson.JSONDecodeError:
@@ -313,7 +322,7 @@ def request_fault(behaviour: Behaviour, value: bytes) -> tuple[Behaviour, dict |
     if own:
         behaviour = replace(behaviour)
         apply_config(behaviour, own)
-    failure = _failures([entry])[0] if entry else None
+    failure = parse_failure(entry) if entry else None
     return behaviour, failure
 
 
@@ -335,6 +344,8 @@ def apply_config(behaviour: Behaviour, options: dict) -> None:
     for name, value in options.items():
         if name in ("chunk_count",):
             changes[name] = _number(name, value, integer=True, minimum=1)
+        elif name == "cached_prompt_tokens":
+            changes[name] = _number(name, value, integer=True)
         elif name in ("chunk_delay", "first_chunk_delay", "response_delay"):
             changes[name] = _number(name, value)
         elif name == "break_after_chunks":
@@ -538,6 +549,295 @@ class Call:
             self.watch.cancel()
 
 
+# --- fault kinds -----------------------------------------------------------------------------
+#
+# What a `fail_next` entry can name as its `fault` (an entry with only a `status` is the
+# `status` kind). One table, FAULT_KINDS, so that anything choosing a fault per request
+# validates it with `parse_failure` and runs it with `FakeOpenAI.answer_with_fault`.
+
+
+class ClientGone(Exception):
+    """The client went away while the fake was still answering (nothing more to send)."""
+
+
+@dataclass(frozen=True)
+class FaultOption:
+    default: float | int
+    integer: bool = False
+    minimum: float = 0
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    """`apply(fake, call, behaviour, failure, answer)`: `answer()` sends the normal answer
+    (a kind that changes only how it travels wraps `call.send` and calls it)."""
+
+    name: str
+    summary: str
+    apply: object
+    options: dict = field(default_factory=dict)
+
+
+def _wants_stream(call: Call) -> bool:
+    return isinstance(call.body, dict) and call.body.get("stream") is True
+
+
+def _model_of(call: Call) -> str:
+    model = call.body.get("model") if isinstance(call.body, dict) else None
+    return model if isinstance(model, str) and model else "gpt-4o-mini"
+
+
+async def _fault_status(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    status = failure["status"]
+    extra = ()
+    if status == 429:
+        retry_after = failure.get("retry_after", 1)
+        extra = ((b"retry-after", f"{retry_after:g}".encode()),)
+    await call.respond(status, injected_error(status, failure, _model_of(call)), extra)
+
+
+async def _fault_reset_after_headers(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    send = call.send
+
+    async def headers_only(message):
+        if message["type"] == "http.response.body":
+            raise StreamBroken  # the status line and headers are out; the body never comes
+        await send(message)
+
+    call.send = headers_only
+    await answer()
+
+
+async def _fault_reset_mid_stream(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    send = call.send
+    limit = failure["after_chunks"]
+    sent = 0
+
+    async def part_of_it(message):
+        nonlocal sent
+        if message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if not message.get("more_body"):
+                if sent == 0 and body:  # a plain answer: half of it
+                    half = {"type": "http.response.body", "body": body[: len(body) // 2]}
+                    await send({**half, "more_body": True})
+                raise StreamBroken
+            if sent >= limit:
+                raise StreamBroken
+            sent += 1
+        await send(message)
+
+    call.send = part_of_it
+    await answer()
+
+
+async def _fault_trickle(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    send = call.send
+    size, delay = failure["bytes"], failure["delay"]
+    first = True
+
+    async def dribble(message):
+        nonlocal first
+        body = message.get("body", b"")
+        if message["type"] != "http.response.body" or not body:
+            await send(message)
+            return
+        more = message.get("more_body", False)
+        for start in range(0, len(body), size):
+            if not first and await call.pause(delay):
+                raise ClientGone
+            first = False
+            end = start + size
+            piece = {"type": "http.response.body", "body": body[start:end]}
+            await send({**piece, "more_body": more or end < len(body)})
+
+    call.send = dribble
+    await answer()
+
+
+async def _fault_invalid_json(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    # A 200 whose body stops in the middle of the message (well framed, broken JSON).
+    body = (
+        b'{"id":"' + random_id(b"chatcmpl-") + b'","object":"chat.completion","model":'
+        + orjson.dumps(_model_of(call)) + b',"choices":[{"index":0,"message":{"role":'
+        b'"assistant","content":"Hello from the fake OpenAI'
+    )  # fmt: skip
+    await call.respond(200, body)
+
+
+# Each malformed in its own way: data that is cut JSON, a line with no field name, and
+# data that is not JSON at all. A valid first chunk comes before them.
+INVALID_SSE_EVENTS = (
+    b'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"index":0,'
+    b'"delta":{"content":"Hel\n\n',
+    b"this line has no field name\n\n",
+    b"data: <html>not json</html>\n\n",
+)
+
+
+async def _fault_invalid_sse(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    head = (
+        b'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","created":0,'
+        b'"model":' + orjson.dumps(_model_of(call)) + b',"choices":['
+    )
+    first = head + b'{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}'
+    await call.start_stream()
+    await call.chunk(first + b"\n\n", first=True)
+    for event in INVALID_SSE_EVENTS:
+        await call.chunk(event)
+    await call.chunk(DONE_EVENT)
+    await call.end_stream()
+
+
+LARGE_WORD = "lorem "
+
+
+async def _fault_large_answer(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    """A chat completion of about `size` bytes of content (a word is a token)."""
+    size, chunk_size = failure["size"], failure["chunk_size"]
+    model = _model_of(call)
+    prompt_tokens = count_words(call.body.get("messages")) if isinstance(call.body, dict) else 0
+    words_per_chunk = max(chunk_size // len(LARGE_WORD), 1)
+    chunks = max(math.ceil(size / (words_per_chunk * len(LARGE_WORD))), 1)
+    words = chunks * words_per_chunk
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": words,
+        "total_tokens": prompt_tokens + words,
+    }
+    completion_id = random_id(b"chatcmpl-")
+    if not _wants_stream(call):
+        message = {"role": "assistant", "content": LARGE_WORD * words, "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "length"}
+        completion = {
+            "id": completion_id.decode(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [choice],
+            "usage": usage,
+        }
+        await call.respond(200, orjson.dumps(completion))
+        return
+    head = (
+        b'data: {"id":"' + completion_id + b'","object":"chat.completion.chunk","created":'
+        + str(int(time.time())).encode() + b',"model":' + orjson.dumps(model) + b',"choices":['
+    )  # fmt: skip
+    piece = orjson.dumps(LARGE_WORD * words_per_chunk)
+    content = head + b'{"index":0,"delta":{"content":' + piece + b'},"finish_reason":null}]}\n\n'
+    await call.start_stream()
+    for index in range(chunks):
+        if index and await call.pause(behaviour.chunk_delay):
+            return
+        await call.chunk(content, first=index == 0)
+    await call.chunk(head + b'{"index":0,"delta":{},"finish_reason":"length"}]}\n\n')
+    if FakeOpenAI._include_usage(call.body):
+        await call.chunk(head + b'],"usage":' + orjson.dumps(usage) + b"}\n\n")
+    await call.chunk(DONE_EVENT)
+    await call.end_stream()
+
+
+async def _fault_no_answer(fake, call: Call, behaviour, failure: dict, answer) -> None:
+    if not await call.pause(failure["seconds"]):
+        raise StreamBroken  # still connected after all that time: hang up
+
+
+FAULT_KINDS = {
+    kind.name: kind
+    for kind in (
+        FaultKind(
+            "status",
+            "an HTTP error in OpenAI's shape (`status` 400-599; `message`, `type`, `code`, "
+            "`param` change the body; `retry_after` for 429, default 1)",
+            _fault_status,
+        ),
+        FaultKind(
+            "reset_after_headers",
+            "the status line and headers, then the connection closed (no body)",
+            _fault_reset_after_headers,
+        ),
+        FaultKind(
+            "reset_mid_stream",
+            "a streamed answer cut after `after_chunks` events (default 3), a plain one "
+            "after half its body; the connection closed",
+            _fault_reset_mid_stream,
+            {"after_chunks": FaultOption(3, integer=True)},
+        ),
+        FaultKind(
+            "trickle",
+            "the normal answer dribbled `bytes` bytes at a time (default 8), `delay` "
+            "seconds apart (default 0.05)",
+            _fault_trickle,
+            {"bytes": FaultOption(8, integer=True, minimum=1), "delay": FaultOption(0.05)},
+        ),
+        FaultKind(
+            "invalid_json",
+            "a plain 200 `application/json` whose body is cut mid-message",
+            _fault_invalid_json,
+        ),
+        FaultKind(
+            "invalid_sse",
+            "a 200 event stream: one valid chunk, then malformed events (INVALID_SSE_EVENTS) "
+            "and [DONE]",
+            _fault_invalid_sse,
+        ),
+        FaultKind(
+            "large_answer",
+            "a chat completion of about `size` bytes of content (default 8 MiB), plain or "
+            "streamed as the request asks, in events of `chunk_size` bytes (default 64 KiB); "
+            "usage counts a word as a token",
+            _fault_large_answer,
+            {
+                "size": FaultOption(8 * 1024 * 1024, integer=True, minimum=1),
+                "chunk_size": FaultOption(64 * 1024, integer=True, minimum=16),
+            },
+        ),
+        FaultKind(
+            "no_answer",
+            "nothing at all (not even headers) for `seconds` (default 3600), then the "
+            "connection closed",
+            _fault_no_answer,
+            {"seconds": FaultOption(3600.0)},
+        ),
+    )
+}
+# What selects a request: not options of the fault itself.
+FAILURE_FILTERS = ("count", "path", "key")
+
+
+def parse_failure(entry) -> dict:
+    """A validated `fail_next` entry: `fault` (a FAULT_KINDS name; "status" when only a
+    status is given), `count` (default 1), the kind's options with their defaults, and
+    the optional `path` / `key` filters. Raises ConfigError."""
+    if not isinstance(entry, dict):
+        raise ConfigError("each fail_next entry must be an object")
+    name = entry.get("fault", "status")
+    kind = FAULT_KINDS.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ConfigError(f"unknown fault {name!r}; known: {', '.join(FAULT_KINDS)}")
+    failure = {**entry, "fault": name}
+    failure["count"] = _number("fail_next.count", entry.get("count", 1), integer=True, minimum=1)
+    if name == "status":
+        if "status" not in entry:
+            raise ConfigError("each fail_next entry needs a status or a fault")
+        status = _number("fail_next.status", entry["status"], integer=True, minimum=400)
+        if status > 599:
+            raise ConfigError("fail_next.status must be an HTTP error status (400-599)")
+        failure["status"] = status
+        if "retry_after" in entry:
+            failure["retry_after"] = _number("fail_next.retry_after", entry["retry_after"])
+        return failure
+    unknown = set(entry) - {"fault", *FAILURE_FILTERS, *kind.options}
+    if unknown:
+        raise ConfigError(f"unknown options of fault {name}: {', '.join(sorted(unknown))}")
+    for option, spec in kind.options.items():
+        value = entry.get(option, spec.default)
+        failure[option] = _number(
+            f"fail_next.{option}", value, integer=spec.integer, minimum=spec.minimum
+        )
+    return failure
+
+
 class FakeOpenAI:
     """The ASGI application. State lives in the process: run one worker."""
 
@@ -604,6 +904,8 @@ class FakeOpenAI:
                 await self._control(scope["method"], path, body, call)
             else:
                 await self._openai(scope, path, body, call)
+        except ClientGone:
+            pass  # recorded as cancelled; uvicorn knows the connection is gone
         finally:
             call.close()
 
@@ -665,9 +967,21 @@ class FakeOpenAI:
             return
         if failure is None:
             failure = self._take_failure(path, call.key)
+
+        async def answer() -> None:
+            await self._answer(call, behaviour, method, path, handler, model_id, body_is_json)
+
         if failure is not None:
-            await self._fail(call, failure)
-            return
+            await self.answer_with_fault(call, behaviour, failure, answer)
+        else:
+            await answer()
+
+    async def answer_with_fault(self, call: Call, behaviour: Behaviour, failure: dict, answer):
+        """Answer `call` with the fault `failure` (a `parse_failure` entry); `answer()`
+        sends the normal answer, for the kinds that change how it travels."""
+        await FAULT_KINDS[failure["fault"]].apply(self, call, behaviour, failure, answer)
+
+    async def _answer(self, call, behaviour, method, path, handler, model_id, body_is_json):
         if method == "POST":
             if not body_is_json:
                 await call.respond(400, INVALID_JSON_ERROR)
@@ -727,15 +1041,6 @@ class FakeOpenAI:
                 del failures[index]
             return failure
         return None
-
-    async def _fail(self, call: Call, failure: dict) -> None:
-        status = failure["status"]
-        model = call.body.get("model", "") if isinstance(call.body, dict) else ""
-        extra = ()
-        if status == 429:
-            retry_after = failure.get("retry_after", 1)
-            extra = ((b"retry-after", f"{retry_after:g}".encode()),)
-        await call.respond(status, injected_error(status, failure, model), extra)
 
     # --- /_fake/ controls ----------------------------------------------------------------
 
@@ -823,7 +1128,10 @@ class FakeOpenAI:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": words,
             "total_tokens": prompt_tokens + words,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {
+                "cached_tokens": min(behaviour.cached_prompt_tokens, prompt_tokens),
+                "audio_tokens": 0,
+            },
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,
@@ -969,7 +1277,10 @@ class FakeOpenAI:
         input_tokens = count_words(request.get("input")) + count_words(request.get("instructions"))
         usage = {
             "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens_details": {
+                "cached_tokens": min(behaviour.cached_prompt_tokens, input_tokens),
+                "cache_write_tokens": 0,
+            },
             "output_tokens": words,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + words,
@@ -1170,6 +1481,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="initial behaviour as JSON, e.g. '{\"chunk_count\": 20}' (kept across resets)",
     )
+    parser.add_argument(
+        "--timeout-keep-alive",
+        type=float,
+        default=5.0,
+        help="seconds an idle keep-alive connection stays open (then the fake closes it)",
+    )
     parser.add_argument("--log-level", default="warning")
     options = parser.parse_args(argv)
 
@@ -1189,6 +1506,7 @@ def main(argv: list[str] | None = None) -> None:
         lifespan="off",
         access_log=False,
         server_header=False,
+        timeout_keep_alive=options.timeout_keep_alive,
         log_level=options.log_level,
     )
 

@@ -102,6 +102,18 @@ class GuardedTransport(AiohttpTransport):
         )
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
+    def connection_counts(self) -> tuple[int, int]:
+        """(in use, idle in the pool) connections of this transport, for the gauges of
+        `GET /metrics`. aiohttp keeps these in its connector and has no public count: read
+        at scrape time only, never on a call's path."""
+        session = self.client
+        if not isinstance(session, aiohttp.ClientSession) or session.closed:
+            return 0, 0
+        connector = session.connector
+        active = len(getattr(connector, "_acquired", ()))
+        idle = sum(len(pooled) for pooled in getattr(connector, "_conns", {}).values())
+        return active, idle
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
             response = await super().handle_async_request(request)

@@ -29,6 +29,13 @@ class UsageLocation:
     input_tokens: tuple[str, ...] = ("prompt_tokens", "input_tokens")
     output_tokens: tuple[str, ...] = ("completion_tokens", "output_tokens")
     total_tokens: tuple[str, ...] = ("total_tokens",)
+    # Input tokens read from the provider's prompt cache (billed at a lower rate), as
+    # (object, field) inside the usage object: chat's `prompt_tokens_details`, the
+    # Responses API's `input_tokens_details`.
+    cached_input_tokens: tuple[tuple[str, str], ...] = (
+        ("prompt_tokens_details", "cached_tokens"),
+        ("input_tokens_details", "cached_tokens"),
+    )
     # How to ask for usage in a streamed chat answer, merged into the request body.
     stream_usage_request: dict = field(default_factory=lambda: {"include_usage": True})
 

@@ -16,8 +16,8 @@ from workspaces.forms import submit_form
 from workspaces.mixins import WorkspaceMixin
 from workspaces.services import Conflict
 
-from . import permissions, selectors, services
-from .catalog import PRICES_AS_OF, catalog_snapshot, rank_models
+from . import permissions, pricing, selectors, services
+from .catalog import catalog_snapshot, rank_models
 from .forms import ConnectionCreateForm, ConnectionSettingsForm, RotateKeyForm
 from .models import IntegrationConnection
 
@@ -187,7 +187,7 @@ class ConnectionModelsView(ConnectionMixin, TemplateView):
             query=query,
             models=rank_models(snapshot.models, query, CATALOG_PAGE_SIZE),
             total=len(snapshot.models),
-            prices_as_of=PRICES_AS_OF,
+            price_table=pricing.table_in_force(connection.integration),
         )
         return context
 

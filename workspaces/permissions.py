@@ -34,6 +34,7 @@ class Action(StrEnum):
     MANAGE_POLICIES = "policies.manage"
     VIEW_AUDIT_LOG = "audit_log.view"
     VIEW_USAGE = "usage.view"
+    MANAGE_PRICES = "prices.manage"
 
 
 _MEMBER_ACTIONS = frozenset(

@@ -18,7 +18,8 @@ Plugins (fixtures and hooks):
   private usage queue, a token-cap policy
 
 Helpers only: `api` (`/v0` clients and error shape), `waiting` (`wait_until`,
-`run_async`).
+`run_async`), `resources` (a live process's fds, TCP connections and RSS, and waiting
+until they are back to a baseline: the fault suite's leak accounting).
 
 Tests import a helper from the module that defines it, e.g.
 `from blaxel_console.testing.servers import run_asgi_server`."""

@@ -23,8 +23,10 @@ class FakeOpenAIServer:
     key = FAKE_OPENAI_KEY
     second_key = FAKE_OPENAI_SECOND_KEY
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, *, timeout_keep_alive: float | None = None):
         self.port = port
+        # Seconds the fake keeps an idle keep-alive connection (uvicorn's default: 5).
+        self.timeout_keep_alive = timeout_keep_alive
         self.url = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.url}/v1"
         self.process: subprocess.Popen | None = None
@@ -33,7 +35,9 @@ class FakeOpenAIServer:
         log = (VAR_DIR / f"fake-openai-{self.port}.log").open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "integrations.fake_openai", "--host", "127.0.0.1",
-             "--port", str(self.port), "--keys", f"{self.key},{self.second_key}"],
+             "--port", str(self.port), "--keys", f"{self.key},{self.second_key}",
+             *(("--timeout-keep-alive", str(self.timeout_keep_alive))
+               if self.timeout_keep_alive is not None else ())],
             cwd=ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
@@ -102,8 +106,10 @@ def fake_openai(fake_openai_server):
       test: `chunk_count` (default 20), `chunk_delay`, `first_chunk_delay`,
       `response_delay` (seconds), `fail_next=[{"status": 429, "count": 1}]` (optional
       `path`, `key` to fail only matching requests; `message`, `type`, `code`,
-      `retry_after`), `break_after_chunks` (drop the connection mid-stream), `keys`,
-      `models` (the catalog), `strict_models`, `record`. Bad options raise ValueError.
+      `retry_after`) or `fail_next=[{"fault": "trickle", "bytes": 4}]` (the fault kinds of
+      `integrations.fake_openai.FAULT_KINDS`), `break_after_chunks` (drop the connection
+      mid-stream), `keys`, `models` (the catalog), `strict_models`, `record`. Bad options
+      raise ValueError.
     - `requests(path=None) -> list[dict]`: what the fake saw: `method`, `path`, `query`,
       `headers` (all, lower-case names), `body` (parsed JSON), `stream`, `status`,
       `completed`, `cancelled` (client went away first), `received_at`,

@@ -142,6 +142,9 @@ def usage(model_api, *, when=None, status=200, latency=100.0, ttfb=None, tokens=
         "streamed": extra.pop("streamed", False),
         "error_type": extra.pop("error_type", ""),
         "connection_name": extra.pop("connection_name", "openai-main"),
+        "provider": extra.pop("provider", model_api.runtime_type),
+        "model": extra.pop("model", model_api.runtime_model),
+        "cached_input_tokens": extra.pop("cached_input_tokens", 0),
     }
 
 

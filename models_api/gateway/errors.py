@@ -93,6 +93,22 @@ def bad_gateway(message: str) -> GatewayError:
     return GatewayError(502, message, type="upstream_error", code="upstream_unreachable")
 
 
+def broken_off() -> GatewayError:
+    """The provider hung up before its answer was complete."""
+    message = "The provider broke off its answer."
+    return GatewayError(502, message, type="upstream_error", code="upstream_disconnected")
+
+
+def invalid_answer() -> GatewayError:
+    """The provider's answer is not what its API sends (a body that is not JSON)."""
+    return GatewayError(
+        502,
+        "The provider's answer could not be read: it is not valid JSON.",
+        type="upstream_error",
+        code="upstream_invalid_response",
+    )
+
+
 def gateway_timeout(message: str) -> GatewayError:
     return GatewayError(504, message, type="upstream_error", code="upstream_timeout")
 

@@ -3,12 +3,17 @@
 Plain answers: the `usage` object is found from the end of the body and only that
 object is parsed (an embeddings answer can be megabytes of floats).
 
-Streamed answers: chunks go to the caller as they arrive. On the side, the stream is
-cut into events, and only an event carrying a `"usage": {…}` object is parsed (a chat
+Streamed answers: complete events go to the caller as they arrive (an event cut in two
+by the network is held until its end arrives, which never delays a usable byte). Each
+event is checked for its shape, cheaply: its data is `[DONE]` or framed as JSON (starts
+with `{` or `[`, ends with `}` or `]`) — a cut event or an HTML error page from a proxy
+in the middle of a stream would otherwise reach the caller's SDK as a parse error; the
+relay ends the stream with an error event instead (`InvalidStream`). An event larger
+than `MAX_EVENT_BYTES` is refused the same way, so a stream never makes the gateway hold
+more than that. Only an event carrying a `"usage": {…}` object is parsed (a chat
 stream's last chunk when `stream_options.include_usage` is set; the Responses API's
-`response.completed`). When the gateway asked for that chunk on the caller's behalf, it
-is removed from what the caller sees; then complete events are relayed (an event cut in
-two by the network is held until its end arrives, which never delays a usable byte).
+`response.completed`); when the gateway asked for that chunk on the caller's behalf, it
+is removed from what the caller sees.
 """
 
 import re
@@ -21,6 +26,11 @@ from integrations.providers import UsageLocation
 from .estimates import text_deltas
 
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+class InvalidStream(Exception):
+    """The provider sent something that is not a server-sent event of its API."""
 
 
 @dataclass(slots=True)
@@ -28,6 +38,7 @@ class Tokens:
     input: int = 0
     output: int = 0
     total: int = 0
+    cached_input: int = 0  # of `input`, read from the provider's prompt cache
     estimated: bool = False  # the provider never said; see `estimates`
 
 
@@ -47,6 +58,12 @@ def tokens_from_usage(usage: dict, location: UsageLocation) -> Tokens:
     )
     if not tokens.total:
         tokens.total = tokens.input + tokens.output
+    for container, name in location.cached_input_tokens:
+        details = usage.get(container)
+        if isinstance(details, dict):
+            tokens.cached_input = _first_int(details, (name,))
+            if tokens.cached_input:
+                break
     return tokens
 
 
@@ -109,11 +126,24 @@ def usage_from_body(body: bytes, location: UsageLocation) -> Tokens | None:
     return None
 
 
-def _last_event_end(data: bytes) -> int:
-    """Index just past the last blank line that ends an event; -1 when there is none."""
+def plain_answer_is_valid(body: bytes, headers: dict[str, str]) -> bool:
+    """False for a JSON answer that does not parse. Asked only of an answer in which no
+    usage was found (a whole completion carries one), so a normal call parses nothing."""
+    if not headers.get("content-type", "").startswith("application/json"):
+        return True
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _last_event_end(data: bytes, start: int = 0) -> int:
+    """Index just past the last blank line (at or after `start`) that ends an event; -1
+    when there is none."""
     end = -1
     for separator in (b"\n\n", b"\r\n\r\n", b"\r\r"):
-        position = data.rfind(separator)
+        position = data.rfind(separator, start)
         if position >= 0:
             end = max(end, position + len(separator))
     return end
@@ -138,9 +168,19 @@ def _usage_of_event(data: dict, container: str) -> dict | None:
     return None
 
 
+def _valid_event(event: bytes) -> bool:
+    """Cheap shape check of one event (no parsing): no data (a comment, a keep-alive),
+    `[DONE]`, or data framed as JSON."""
+    line = event.rstrip(b"\r\n")
+    if line.startswith(b"data: {") and b"\n" not in line and b"\r" not in line:
+        return line.endswith(b"}")  # the usual one-line event
+    data = _event_data(event).strip()
+    return not data or data == b"[DONE]" or (data[:1] in b"{[" and data[-1:] in b"}]")
+
+
 class SSEUsageReader:
-    """Feed it the raw chunks of a stream; it returns what to relay and remembers the
-    usage it saw (`tokens`)."""
+    """Feed it the raw chunks of a stream; it returns the complete events to relay and
+    remembers the usage it saw (`tokens`). Raises InvalidStream on a malformed event."""
 
     def __init__(self, location: UsageLocation, *, strip_usage_chunk: bool):
         self.location = location
@@ -150,35 +190,37 @@ class SSEUsageReader:
         self._pending = b""
         self.text_deltas = 0  # relayed so far: the output estimate when no usage comes
 
-    @property
-    def at_event_boundary(self) -> bool:
-        return not self._pending
-
     def feed(self, chunk: bytes) -> bytes:
-        self.text_deltas += text_deltas(chunk)
         data = self._pending + chunk if self._pending else chunk
-        end = _last_event_end(data)
+        # Only the new bytes (and the three before, a separator cut in two) can end an
+        # event: the held part was searched already.
+        end = _last_event_end(data, max(len(self._pending) - 3, 0))
         if end < 0:
+            if len(data) > MAX_EVENT_BYTES:
+                raise InvalidStream(f"an event longer than {MAX_EVENT_BYTES} bytes")
             self._pending = data
-            return chunk if not self.strip_usage_chunk else b""
+            return b""
         complete, self._pending = data[:end], data[end:]
-        if not self.strip_usage_chunk:
-            if self._usage_object.search(complete):
-                self._read_usage(complete)
-            return chunk
-        if self._usage_object.search(complete) is None:
-            return complete
-        return self._read_usage(complete)
+        return self._relayable(complete)
 
     def finish(self) -> bytes:
         """What is left when the stream ends (a last event without its blank line)."""
         rest, self._pending = self._pending, b""
-        if not rest:
-            return b""
-        if self._usage_object.search(rest):
-            kept = self._read_usage(rest + b"\n\n")
-            return kept if self.strip_usage_chunk else b""
-        return rest if self.strip_usage_chunk else b""
+        if not rest.strip():
+            return rest
+        kept = self._relayable(rest + b"\n\n")
+        return kept if self.strip_usage_chunk else rest  # the provider's bytes unchanged
+
+    def _relayable(self, complete: bytes) -> bytes:
+        start = 0
+        for end in _EVENT_END.finditer(complete):
+            if not _valid_event(complete[start : end.end()]):
+                raise InvalidStream("a malformed server-sent event")
+            start = end.end()
+        self.text_deltas += text_deltas(complete)
+        if self._usage_object.search(complete) is None:
+            return complete
+        return self._read_usage(complete)
 
     def _read_usage(self, complete: bytes) -> bytes:
         """Parse the events that carry a usage object; return `complete` without the

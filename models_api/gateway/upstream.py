@@ -86,6 +86,26 @@ def get_client() -> httpx.AsyncClient:
     return client
 
 
+def connection_counts() -> dict[tuple[tuple[str, str], ...], int]:
+    """This process's open connections to providers, in use and idle (a gauge)."""
+    active = idle = 0
+    for _loop, client in list(_clients.values()):
+        transport = client._transport
+        if isinstance(transport, GuardedTransport):
+            in_use, pooled = transport.connection_counts()
+            active, idle = active + in_use, idle + pooled
+    return {(("state", "active"),): active, (("state", "idle"),): idle}
+
+
+def event_loop_tasks() -> int:
+    """Tasks alive on the event loops that serve gateway calls (a gauge)."""
+    return sum(
+        len(asyncio.all_tasks(loop))
+        for loop, _client in list(_clients.values())
+        if not loop.is_closed()
+    )
+
+
 async def close_client() -> None:
     """Close this loop's client (ASGI lifespan shutdown)."""
     entry = _clients.pop(id(asyncio.get_running_loop()), None)
@@ -211,6 +231,38 @@ def headers_for_client(response: httpx.Response) -> dict[str, str]:
         if lower in _PASSED_BACK or lower.startswith(_PASSED_BACK_PREFIXES):
             passed[lower.decode("latin-1")] = value.decode("latin-1")
     return passed
+
+
+_ERROR_BODY_PARSE_LIMIT = 64 * 1024
+
+
+def only_configured_model(body: bytes, route: Route) -> bytes:
+    """The provider's model list narrowed to the model API's model (`GET …/v1/models`)."""
+    try:
+        listing = orjson.loads(body)
+        entries = listing.get("data") or []
+    except (orjson.JSONDecodeError, AttributeError):
+        return body
+    entry = next(
+        (item for item in entries if isinstance(item, dict) and item.get("id") == route.model), None
+    )
+    if entry is None:
+        entry = {"id": route.model, "object": "model", "created": 0, "owned_by": route.provider_id}
+    return orjson.dumps({"object": "list", "data": [entry]})
+
+
+def upstream_error_type(status: int, body: bytes) -> str:
+    """What a usage record stores as the error of a provider's error answer."""
+    if len(body) <= _ERROR_BODY_PARSE_LIMIT:
+        try:
+            error = orjson.loads(body).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            error = None
+        if isinstance(error, dict):
+            kind = error.get("code") or error.get("type")
+            if isinstance(kind, str) and kind:
+                return kind
+    return f"upstream_{status}"
 
 
 # --- sending, with fallback ----------------------------------------------------------------------

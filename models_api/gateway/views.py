@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass, field
 
 import httpx
-import orjson
 from adrf.views import APIView
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import resolve
@@ -32,17 +31,29 @@ from workspaces.principals import Principal
 from ..policies.enforcement import call_token_increments, check_policies
 from ..policies.limits import PoliciesUnavailable
 from ..usage.services import record_call
-from . import auth, errors, estimates, lookups
+from . import auth, errors, estimates, lookups, metrics
 from .caches import routing_cache
 from .lookups import Route
-from .streaming import SSEUsageReader, Tokens, usage_from_body
-from .upstream import forward_headers, headers_for_client, open_upstream, prepare_body
+from .streaming import (
+    InvalidStream,
+    SSEUsageReader,
+    Tokens,
+    plain_answer_is_valid,
+    usage_from_body,
+)
+from .upstream import (
+    forward_headers,
+    headers_for_client,
+    only_configured_model,
+    open_upstream,
+    prepare_body,
+    upstream_error_type,
+)
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT_USAGE = UsageLocation()
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-_ERROR_BODY_PARSE_LIMIT = 64 * 1024
 REQUEST_ID_HEADER = "X-Blaxel-Request-Id"
 
 
@@ -63,6 +74,10 @@ class Call:
     error_type: str = ""
     connection_name: str = ""
     request_body: bytes = b""  # kept by reference, for the rare token estimate
+    recorded: bool = False  # one record per call, whichever path ends it
+
+    def __post_init__(self) -> None:
+        metrics.call_started()
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:
@@ -80,6 +95,10 @@ class Call:
         return error
 
     def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        metrics.call_recorded()
         tokens = self.tokens or Tokens()
         # The record as the usage pipeline's JSON-ready payload (`record_payload`), built
         # directly: no model instance per call.
@@ -110,6 +129,9 @@ class Call:
                 "streamed": self.streamed,
                 "error_type": self.error_type[:64],
                 "connection_name": self.connection_name,
+                "provider": self.route.provider_id,
+                "model": self.route.model,
+                "cached_input_tokens": tokens.cached_input,
             },
             counter_increments,
         )
@@ -254,10 +276,12 @@ async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse
     call.first_byte()
     if upstream_response.status_code < 400:
         if method == "GET" and path == route.models_path:
-            body = _only_configured_model(body, route)
+            body = only_configured_model(body, route)
         call.tokens = usage_from_body(body, usage_location)
+        if call.tokens is None and not plain_answer_is_valid(body, headers):
+            raise errors.invalid_answer()
     else:
-        call.error_type = _upstream_error_type(upstream_response.status_code, body)
+        call.error_type = upstream_error_type(upstream_response.status_code, body)
     call.record()
     return _plain_answer(body, upstream_response.status_code, headers)
 
@@ -289,7 +313,7 @@ async def _read_answer(upstream_response: httpx.Response) -> bytes:
     except httpx.TimeoutException as error:
         raise errors.gateway_timeout("The provider did not finish its answer in time.") from error
     except httpx.TransportError as error:
-        raise errors.bad_gateway("The provider broke off its answer.") from error
+        raise errors.broken_off() from error
     finally:
         await upstream_response.aclose()
 
@@ -314,33 +338,6 @@ def _streamed_answer(upstream_response, reader: SSEUsageReader, headers: dict, c
     return response
 
 
-def _only_configured_model(body: bytes, route: Route) -> bytes:
-    try:
-        listing = orjson.loads(body)
-        entries = listing.get("data") or []
-    except (orjson.JSONDecodeError, AttributeError):
-        return body
-    entry = next(
-        (item for item in entries if isinstance(item, dict) and item.get("id") == route.model), None
-    )
-    if entry is None:
-        entry = {"id": route.model, "object": "model", "created": 0, "owned_by": route.provider_id}
-    return orjson.dumps({"object": "list", "data": [entry]})
-
-
-def _upstream_error_type(status: int, body: bytes) -> str:
-    if len(body) <= _ERROR_BODY_PARSE_LIMIT:
-        try:
-            error = orjson.loads(body).get("error")
-        except (orjson.JSONDecodeError, AttributeError):
-            error = None
-        if isinstance(error, dict):
-            kind = error.get("code") or error.get("type")
-            if isinstance(kind, str) and kind:
-                return kind
-    return f"upstream_{status}"
-
-
 # --- streamed answers --------------------------------------------------------------------------
 
 
@@ -362,9 +359,10 @@ class RelayResponse(StreamingHttpResponse):
             await relay.aclose()
 
 
-def _stream_error_event(message: str, code: str, at_boundary: bool) -> bytes:
+def _stream_error_event(message: str, code: str) -> bytes:
+    # The reader relays whole events only: this one starts at an event boundary.
     event = b"event: error\ndata: " + errors.error_body(message, type="upstream_error", code=code)
-    return (b"" if at_boundary else b"\n\n") + event + b"\n\n"
+    return event + b"\n\n"
 
 
 async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call: Call):
@@ -387,15 +385,16 @@ async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call
     except httpx.TimeoutException:
         call.error_type = "upstream_timeout"
         finished = True
-        yield _stream_error_event(
-            "The provider stopped sending in time.", "upstream_timeout", reader.at_event_boundary
-        )
+        yield _stream_error_event("The provider stopped sending in time.", "upstream_timeout")
     except httpx.TransportError:
         call.error_type = "upstream_disconnected"
         finished = True
-        yield _stream_error_event(
-            "The provider broke off its answer.", "upstream_disconnected", reader.at_event_boundary
-        )
+        yield _stream_error_event("The provider broke off its answer.", "upstream_disconnected")
+    except InvalidStream as error:
+        call.error_type = "upstream_invalid_response"
+        finished = True
+        message = f"The provider's stream could not be read: {error}."
+        yield _stream_error_event(message, call.error_type)
     finally:
         if not finished and not call.error_type:
             call.error_type = "client_disconnected"

@@ -7,9 +7,9 @@ import pytest
 
 from blaxel_console.testing.waiting import run_async
 from integrations.providers import UsageLocation
-from models_api.gateway import errors
+from models_api.gateway import errors, streaming
 from models_api.gateway.caches import VersionedCache
-from models_api.gateway.streaming import SSEUsageReader, usage_from_body
+from models_api.gateway.streaming import InvalidStream, SSEUsageReader, usage_from_body
 from models_api.gateway.upstream import forward_headers, headers_for_client, prepare_body
 
 USAGE = UsageLocation()
@@ -203,11 +203,43 @@ def test_usage_chunk_is_removed_when_the_gateway_asked_for_it(size):
     assert reader.tokens.total == 6
 
 
-def test_complete_events_are_relayed_at_once_when_stripping():
-    reader = SSEUsageReader(USAGE, strip_usage_chunk=True)
+@pytest.mark.parametrize("strip", [True, False])
+def test_complete_events_are_relayed_at_once_and_a_cut_one_held(strip):
+    reader = SSEUsageReader(USAGE, strip_usage_chunk=strip)
     assert reader.feed(chat_chunk("Hel") + b'data: {"cho') == chat_chunk("Hel")
-    assert not reader.at_event_boundary
-    assert reader.feed(b'ices": []}\n\n') == b'data: {"choices": []}\n\n'
+    assert reader.feed(b'ices": []}') == b""
+    assert reader.feed(b"\n") == b""
+    assert reader.feed(b'\ndata: {"choi') == b'data: {"choices": []}\n\n'
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        b'data: {"choices": [{"delta": {"content": "Hel\n\n',  # cut JSON
+        b"data: <html>502 Bad Gateway</html>\n\n",  # a proxy's page
+        b'event: message\ndata: {"a": 1\n\n',
+    ],
+)
+@pytest.mark.parametrize("strip", [True, False])
+def test_a_malformed_event_ends_the_relay(malformed, strip):
+    reader = SSEUsageReader(USAGE, strip_usage_chunk=strip)
+    assert reader.feed(chat_chunk("Hel")) == chat_chunk("Hel")
+    with pytest.raises(InvalidStream):
+        reader.feed(malformed + chat_chunk("lo"))
+
+
+def test_comments_multi_line_data_and_done_are_events():
+    reader = SSEUsageReader(USAGE, strip_usage_chunk=False)
+    stream = b': keep-alive\n\ndata: {"a":\ndata: 1}\n\nevent: ping\n\ndata: [DONE]\n\n'
+    assert relay(reader, stream, 5) == stream
+
+
+def test_an_event_without_end_is_refused_past_the_limit(monkeypatch):
+    monkeypatch.setattr(streaming, "MAX_EVENT_BYTES", 1000)
+    reader = SSEUsageReader(USAGE, strip_usage_chunk=False)
+    reader.feed(b'data: {"content": "' + b"x" * 900)
+    with pytest.raises(InvalidStream, match="longer than 1000"):
+        reader.feed(b"x" * 200)
 
 
 def test_usage_of_a_responses_stream_with_crlf_events():

@@ -1,5 +1,5 @@
-"""The log filter of the Logs tab and of `GET /v0/models/{name}/logs`. It only
-validates; the selectors read."""
+"""The log filter of the Logs tab and of `GET /v0/models/{name}/logs`, and a model API's
+own prices (Workspace settings → Prices). They only validate."""
 
 from datetime import UTC, datetime
 
@@ -61,3 +61,28 @@ class LogFilterForm(forms.Form):
             "since": since,
             "until": data.get("until"),
         }
+
+
+class PriceOverrideForm(forms.Form):
+    """A model API's own prices, USD per million tokens (a negotiated rate)."""
+
+    input_per_million = forms.DecimalField(
+        label="Input price (USD per million tokens, required)",
+        min_value=0,
+        max_digits=12,
+        decimal_places=3,
+    )
+    output_per_million = forms.DecimalField(
+        label="Output price (USD per million tokens, required)",
+        min_value=0,
+        max_digits=12,
+        decimal_places=3,
+    )
+    cached_input_per_million = forms.DecimalField(
+        label="Cached input price (USD per million tokens, optional)",
+        help_text="Prompt tokens the provider read from its cache. Empty: the input price.",
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=3,
+    )

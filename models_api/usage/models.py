@@ -4,8 +4,9 @@ The tables keep the names they had when these models belonged to `models_api`.""
 
 from django.db import models
 
+from integrations.pricing import Price
 from models_api.models import ModelAPI
-from workspaces.models import WorkspaceOwnedQuerySet
+from workspaces.models import ActorStampedModel, WorkspaceOwnedQuerySet
 
 
 class UsageRecord(models.Model):
@@ -34,6 +35,14 @@ class UsageRecord(models.Model):
     streamed = models.BooleanField(default=False)
     error_type = models.CharField(max_length=64, blank=True)
     connection_name = models.CharField(max_length=49, blank=True)
+    # The provider and the model the call ran on (the model API's, whatever the request
+    # named), what the provider said was read from its prompt cache, and what the call
+    # cost at the price in force when it ran (`pricing`): nano-dollars, None when the
+    # model has no known price.
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    cached_input_tokens = models.PositiveIntegerField(default=0)
+    cost_nano_usd = models.PositiveBigIntegerField(null=True, blank=True)
 
     objects = WorkspaceOwnedQuerySet.as_manager()
 
@@ -98,6 +107,7 @@ class UsageRollup(models.Model):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     total_tokens = models.PositiveBigIntegerField(default=0)
+    cost_nano_usd = models.PositiveBigIntegerField(default=0)
 
     objects = WorkspaceOwnedQuerySet.as_manager()
 
@@ -133,5 +143,37 @@ ROLLUP_SUM_FIELDS: tuple[str, ...] = (
     "input_tokens",
     "output_tokens",
     "total_tokens",
+    "cost_nano_usd",
     *latency_bucket_fields(),
 )
+
+
+class PriceOverride(ActorStampedModel):
+    """A model API's own prices (a negotiated rate), set by an admin: its calls cost
+    these rather than the list price. USD per million tokens."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="price_overrides"
+    )
+    model_api = models.OneToOneField(
+        ModelAPI, on_delete=models.CASCADE, related_name="price_override"
+    )
+    input_per_million = models.DecimalField(max_digits=12, decimal_places=3)
+    output_per_million = models.DecimalField(max_digits=12, decimal_places=3)
+    cached_input_per_million = models.DecimalField(
+        max_digits=12, decimal_places=3, null=True, blank=True
+    )
+
+    objects = WorkspaceOwnedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"prices of {self.model_api_id}"
+
+    @property
+    def price(self) -> Price:
+        return Price(
+            input=self.input_per_million,
+            output=self.output_per_million,
+            cached_input=self.cached_input_per_million,
+            source="override",
+        )

@@ -5,7 +5,9 @@ Off unless `METRICS_TOKEN` is set (404), and then only with `Authorization: Bear
 process answers the same totals whichever one the load balancer picks: request counts by
 status class, a latency histogram, upstream errors and tokens per model API, plus the
 usage queue's depth. Counters cover the rollups' retention (`USAGE_ROLLUP_RETENTION_DAYS`);
-Prometheus treats the drop when old minutes expire as a counter reset.
+Prometheus treats the drop when old minutes expire as a counter reset. Then, read at each
+scrape, the gauges of the process that answered (`blaxel_console.gauges`): the gateway's
+calls in flight, open provider connections and event-loop tasks.
 """
 
 import hmac
@@ -15,6 +17,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.http import Http404, HttpResponse
 
+from blaxel_console import gauges
 from workspaces.keys import bearer_token
 
 from .models import LATENCY_BUCKETS_MS, ROLLUP_SUM_FIELDS, UsageRollup, latency_bucket_fields
@@ -121,4 +124,5 @@ def metrics_view(request):
     now = time.monotonic()
     if now - _cache["at"] > CACHE_SECONDS:
         _cache.update(at=now, body=render())
-    return HttpResponse(_cache["body"], content_type=CONTENT_TYPE)
+    # The process's gauges are read at every scrape: they say what it holds now.
+    return HttpResponse(_cache["body"] + gauges.render(), content_type=CONTENT_TYPE)

@@ -18,12 +18,14 @@ from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from integrations import pricing
 from models_api.models import ModelAPI
 from workspaces.models import Workspace
 
 from .models import (
     LATENCY_BUCKETS_MS,
     ROLLUP_SUM_FIELDS,
+    PriceOverride,
     UsageRecord,
     UsageRollup,
     latency_bucket_fields,
@@ -48,8 +50,9 @@ RANGES: dict[str, Range] = {
 DEFAULT_RANGE = "24h"
 
 COST_NOTE = (
-    "Estimated from the provider's list prices; not an invoice. Calls are billed by the "
-    "provider to the workspace's own account."
+    "Each call is priced as it is recorded, at the price in force when it ran: the "
+    "provider's list price, or the model API's own prices set by an admin. An estimate, "
+    "not an invoice: calls are billed by the provider to the workspace's own account."
 )
 
 
@@ -188,37 +191,81 @@ def _per_model_api(rollups) -> dict[str, dict]:
 
 
 def _estimated_cost(workspace: Workspace, per_model: dict[str, dict]) -> dict:
-    """List-price estimate per model API, from the catalog's prices of its model."""
-    from integrations.catalog import builtin_model
-
-    models = dict(
-        ModelAPI.objects.for_workspace(workspace)
-        .filter(name__in=list(per_model))
-        .values_list("name", "runtime_model")
-    )
-    by_model_api, total, unpriced = {}, 0.0, []
+    """Spend per model API: what its calls cost at the prices in force when they ran
+    (each record's cost is set as it is written, and summed in the rollups). A model API
+    whose model has no known price (no list price, no override) is named."""
+    model_apis = ModelAPI.objects.for_workspace(workspace).filter(name__in=list(per_model))
+    priced = {
+        model_api.name
+        for model_api in model_apis.select_related("price_override")
+        if price_of(model_api) is not None
+    }
+    by_model_api, total, unpriced = {}, 0, []
     for name, values in per_model.items():
-        catalog_entry = builtin_model(models[name]) if name in models else None
-        price_in = getattr(catalog_entry, "input_price_per_million", None)
-        price_out = getattr(catalog_entry, "output_price_per_million", None)
-        if price_in is None and price_out is None:
+        nano_usd = values["cost_nano_usd"]
+        if not nano_usd and name not in priced:
             if values["input_tokens"] or values["output_tokens"]:
                 unpriced.append(name)
             by_model_api[name] = None
             continue
-        amount = (values["input_tokens"] * (price_in or 0)) / 1e6 + (
-            values["output_tokens"] * (price_out or 0)
-        ) / 1e6
-        by_model_api[name] = {"amount": round(amount, 6), "currency": "USD", "estimate": True}
-        total += amount
+        by_model_api[name] = _usd(nano_usd)
+        total += nano_usd
     return {
-        "amount": round(total, 6),
-        "currency": "USD",
-        "estimate": True,
+        **_usd(total),
         "note": COST_NOTE,
         "unpricedModelApis": sorted(unpriced),
         "byModelApi": by_model_api,
     }
+
+
+def _usd(nano_usd: int) -> dict:
+    return {
+        "amount": round(nano_usd / pricing.NANO_USD_PER_USD, 6),
+        "currency": "USD",
+        "estimate": True,
+    }
+
+
+def spend_by_caller(*, workspace: Workspace, start: datetime, end: datetime) -> list[dict]:
+    """Calls, tokens and cost per caller and key over a range (from the records, kept
+    `USAGE_RETENTION_DAYS`), most expensive first."""
+    rows = (
+        UsageRecord.objects.for_workspace(workspace)
+        .filter(time__gte=start, time__lt=end)
+        .values("caller", "api_key_prefix")
+        .annotate(
+            requests=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cost_nano_usd=Sum("cost_nano_usd"),
+        )
+    )
+    return sorted(rows, key=lambda row: (-(row["cost_nano_usd"] or 0), -row["requests"]))
+
+
+def model_api_prices(*, workspace: Workspace) -> list[dict]:
+    """Each model API with the price its calls cost now and where that price comes from."""
+    rows = []
+    for model_api in (
+        ModelAPI.objects.for_workspace(workspace).select_related("price_override").order_by("name")
+    ):
+        override = getattr(model_api, "price_override", None)
+        rows.append(
+            {
+                "model_api": model_api,
+                "override": override,
+                "list_price": pricing.list_price(model_api.runtime_type, model_api.runtime_model),
+            }
+        )
+    return rows
+
+
+def price_of(model_api: ModelAPI) -> pricing.Price | None:
+    """The price a model API's calls cost now: its override, else its model's list price."""
+    try:
+        return model_api.price_override.price
+    except PriceOverride.DoesNotExist:
+        return pricing.list_price(model_api.runtime_type, model_api.runtime_model)
 
 
 def _summary(values: dict, seconds: float, cost: dict | None) -> dict:

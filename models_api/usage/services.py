@@ -14,10 +14,16 @@ database on the caller's thread:
 import atexit
 import logging
 from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
 
 from blaxel_console import counters, redis
 from blaxel_console.background import writer
+from models_api.models import ModelAPI
+from workspaces.services import audit_log_record
 
+from .models import PriceOverride
 from .queue import drain_now, enqueue
 from .recorder import Recorder
 from .storage import record_payload
@@ -63,3 +69,69 @@ def flush(timeout: float = 10.0) -> bool:
 async def aflush(timeout: float = 5.0) -> bool:
     """Send what the event loop buffered (the ASGI lifespan shutdown)."""
     return await recorder.aflush(timeout)
+
+
+# --- a model API's own prices ---------------------------------------------------------------
+
+PRICE_FIELDS = ("input_per_million", "output_per_million", "cached_input_per_million")
+
+
+def _prices(override: PriceOverride | None) -> dict:
+    return {
+        field: None
+        if override is None or getattr(override, field) is None
+        else str(getattr(override, field))
+        for field in PRICE_FIELDS
+    }
+
+
+@transaction.atomic
+def set_price_override(
+    *,
+    model_api: ModelAPI,
+    actor,
+    input_per_million: Decimal,
+    output_per_million: Decimal,
+    cached_input_per_million: Decimal | None = None,
+) -> PriceOverride:
+    """Give a model API its own prices (USD per million tokens): its calls from now on
+    cost these instead of the list price. Admins only (the caller checks)."""
+    override = PriceOverride.objects.select_for_update().filter(model_api=model_api).first()
+    before = _prices(override)
+    created = override is None
+    if created:
+        override = PriceOverride(workspace=model_api.workspace, model_api=model_api)
+    override.input_per_million = input_per_million
+    override.output_per_million = output_per_million
+    override.cached_input_per_million = cached_input_per_million
+    override.stamp(actor, created=created)
+    override.full_clean()
+    override.save()
+    after = _prices(override)
+    audit_log_record(
+        workspace=model_api.workspace,
+        actor=actor,
+        action="model_api.prices.set",
+        target_type="model_api",
+        target_label=model_api.name,
+        changes={key: [before[key], after[key]] for key in after if before[key] != after[key]},
+    )
+    return override
+
+
+@transaction.atomic
+def clear_price_override(*, model_api: ModelAPI, actor) -> bool:
+    """Back to the list price. False when the model API had no prices of its own."""
+    override = PriceOverride.objects.select_for_update().filter(model_api=model_api).first()
+    if override is None:
+        return False
+    audit_log_record(
+        workspace=model_api.workspace,
+        actor=actor,
+        action="model_api.prices.clear",
+        target_type="model_api",
+        target_label=model_api.name,
+        changes={key: [value, None] for key, value in _prices(override).items() if value},
+    )
+    override.delete()
+    return True

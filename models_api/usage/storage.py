@@ -20,12 +20,14 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from integrations import pricing
 from models_api.models import ModelAPI
 from workspaces.models import Workspace
 
 from .models import (
     LATENCY_BUCKETS_MS,
     ROLLUP_SUM_FIELDS,
+    PriceOverride,
     UsageRecord,
     UsageRollup,
     latency_bucket_fields,
@@ -52,9 +54,27 @@ RECORD_FIELDS = (
     "streamed",
     "error_type",
     "connection_name",
+    "provider",
+    "model",
+    "cached_input_tokens",
+)
+# Fields that are "" rather than NULL when a payload lacks them (queued before they existed).
+TEXT_FIELDS = (
+    "caller",
+    "api_key_prefix",
+    "path",
+    "error_type",
+    "connection_name",
+    "provider",
+    "model",
 )
 # Error types the gateway gives calls that never got an answer from the provider.
-UPSTREAM_ERROR_TYPES = ("upstream_unreachable", "upstream_timeout", "upstream_disconnected")
+UPSTREAM_ERROR_TYPES = (
+    "upstream_unreachable",
+    "upstream_timeout",
+    "upstream_disconnected",
+    "upstream_invalid_response",
+)
 # --- records --------------------------------------------------------------------------------
 
 
@@ -72,9 +92,9 @@ def record_payload(record) -> dict:
     data["request_id"] = str(data["request_id"] or uuid.uuid4().hex)
     moment = data["time"] or timezone.now()
     data["time"] = moment.isoformat() if isinstance(moment, datetime) else str(moment)
-    for field in ("input_tokens", "output_tokens", "total_tokens"):
+    for field in ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens"):
         data[field] = int(data[field] or 0)
-    for field in ("caller", "api_key_prefix", "path", "error_type", "connection_name"):
+    for field in TEXT_FIELDS:
         data[field] = data[field] or ""
     data["streamed"] = bool(data["streamed"])
     data["tokens_estimated"] = bool(data["tokens_estimated"])
@@ -86,11 +106,35 @@ def _record_from_payload(payload: dict) -> UsageRecord:
     # Records queued before a field existed lack it: its default, never a NULL.
     values["streamed"] = bool(values["streamed"])
     values["tokens_estimated"] = bool(values["tokens_estimated"])
+    values["cached_input_tokens"] = int(values["cached_input_tokens"] or 0)
+    for field in TEXT_FIELDS:
+        values[field] = values[field] or ""
     moment = values["time"]
     values["time"] = parse_datetime(moment) if isinstance(moment, str) else moment
     if timezone.is_naive(values["time"]):
         values["time"] = timezone.make_aware(values["time"], UTC)
     return UsageRecord(**values)
+
+
+def _price(records: list[UsageRecord]) -> None:
+    """Each record's cost at the price in force when it ran: its model API's override,
+    else the list price of its provider and model (none known: the cost stays None)."""
+    overrides = {
+        override.model_api_id: override.price
+        for override in PriceOverride.objects.filter(
+            model_api_id__in={r.model_api_id for r in records if r.model_api_id}
+        )
+    }
+    for record in records:
+        price = overrides.get(record.model_api_id) or pricing.list_price(
+            record.provider, record.model, record.time
+        )
+        if price is not None:
+            record.cost_nano_usd = price.cost_nano_usd(
+                input_tokens=record.input_tokens or 0,
+                output_tokens=record.output_tokens or 0,
+                cached_input_tokens=record.cached_input_tokens,
+            )
 
 
 def _minute(moment: datetime) -> datetime:
@@ -125,6 +169,7 @@ def store_usage_records(payloads: Iterable[dict]) -> int:
         if record.model_api_id not in model_api_ids:
             record.model_api_id = None
         kept.append(record)
+    _price(kept)
     try:
         _write(kept)
     except OperationalError:
@@ -223,6 +268,7 @@ def _add_to_rollups(records: list[UsageRecord]) -> None:
         total["input_tokens"] += record.input_tokens or 0
         total["output_tokens"] += record.output_tokens or 0
         total["total_tokens"] += record.total_tokens or 0
+        total["cost_nano_usd"] += record.cost_nano_usd or 0
         if record.model_api_id is not None:
             total["model_api_id"] = max(total["model_api_id"] or 0, record.model_api_id)
     if not sums:

@@ -1,5 +1,6 @@
 """Usage in the API's JSON: metrics (a model API's or the workspace's) and log entries."""
 
+from integrations.pricing import NANO_USD_PER_USD
 from workspaces.api.representation import iso_time
 
 
@@ -30,6 +31,16 @@ def log_representation(record) -> dict:
             "input": record.input_tokens,
             "output": record.output_tokens,
             "total": record.total_tokens,
+            "cachedInput": record.cached_input_tokens,
+            "estimated": record.tokens_estimated,
+        },
+        "model": record.model or None,
+        # At the price in force when the call ran; None when its model has no known price.
+        "cost": None
+        if record.cost_nano_usd is None
+        else {
+            "amount": round(record.cost_nano_usd / NANO_USD_PER_USD, 9),
+            "currency": "USD",
             "estimated": record.tokens_estimated,
         },
         "streamed": record.streamed,

@@ -120,10 +120,14 @@ def test_logs_api(member_api, calls):
     first = body["data"][0]
     assert set(first) == {
         "requestId", "time", "caller", "apiKeyPrefix", "path", "status", "latencyMs", "ttfbMs",
-        "tokens", "streamed", "error", "connection",
+        "tokens", "streamed", "error", "connection", "model", "cost",
     }  # fmt: skip
     assert first["status"] == 200
-    assert first["tokens"] == {"input": 10, "output": 5, "total": 15, "estimated": False}
+    assert first["tokens"] == {
+        "input": 10, "output": 5, "total": 15, "cachedInput": 0, "estimated": False,
+    }  # fmt: skip
+    # gpt-4o-mini: 10 × $0.15 + 5 × $0.60 per million tokens.
+    assert first["cost"] == {"amount": 4.5e-06, "currency": "USD", "estimated": False}
     seen = [item["requestId"] for item in body["data"]]
     while body["meta"]["hasMore"]:
         body = member_api.get(
