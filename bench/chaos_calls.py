@@ -35,15 +35,16 @@ class Fault:
 
 
 def fault_table(read_timeout: float) -> tuple[Fault, ...]:
-    """The mix, for a gateway whose GATEWAY_READ_TIMEOUT is `read_timeout` seconds."""
+    """The mix, for a gateway whose GATEWAY_READ_TIMEOUT is `read_timeout` seconds. The
+    headers name the fake's fault kinds (`FAULT_KINDS`) or per-request delays."""
     return (
-        Fault("success", 34, False, None, 200, "", False, "ok"),
-        Fault("success, streamed", 24, True, None, 200, "", False, "ok"),
-        Fault("provider 500", 6, None, {"status": 500}, 500, "server_error", False, "status"),
-        Fault("provider 503", 6, None, {"status": 503}, 503, "server_error", False, "status"),
+        Fault("success", 28, False, None, 200, "", False, "ok"),
+        Fault("success, streamed", 18, True, None, 200, "", False, "ok"),
+        Fault("provider 500", 5, None, {"status": 500}, 500, "server_error", False, "status"),
+        Fault("provider 503", 5, None, {"status": 503}, 503, "server_error", False, "status"),
         Fault(
             "provider 429 + retry-after",
-            6,
+            5,
             None,
             {"status": 429, "retry_after": RETRY_AFTER},
             429,
@@ -52,21 +53,71 @@ def fault_table(read_timeout: float) -> tuple[Fault, ...]:
             "status",
         ),
         Fault(
+            "provider reset after headers",
+            5,
+            False,
+            {"fault": "reset_after_headers"},
+            502,
+            "upstream_disconnected",
+            False,
+            "status",
+        ),
+        Fault(
             "provider reset mid-stream",
             8,
             True,
-            {"break_after_chunks": 5},
+            {"fault": "reset_mid_stream", "after_chunks": 5},
             200,
             "upstream_disconnected",
             True,
             "stream error",
         ),
         Fault(
-            "provider timeout",
-            5,
+            "provider trickle",
+            4,
             None,
-            # No byte before the gateway's read timeout has passed.
-            {"response_delay": read_timeout + 1.0},
+            {"fault": "trickle", "bytes": 256, "delay": 0.01},
+            200,
+            "",
+            False,
+            "ok",
+        ),
+        Fault(
+            "provider invalid JSON",
+            3,
+            False,
+            {"fault": "invalid_json"},
+            502,
+            "upstream_invalid_response",
+            False,
+            "status",
+        ),
+        Fault(
+            "provider invalid SSE",
+            3,
+            True,
+            {"fault": "invalid_sse"},
+            200,
+            "upstream_invalid_response",
+            True,
+            "stream error",
+        ),
+        Fault(
+            "provider large answer (256 KiB)",
+            3,
+            None,
+            {"fault": "large_answer", "size": 256 * 1024},
+            200,
+            "",
+            False,
+            "ok",
+        ),
+        Fault(
+            "provider timeout (no answer)",
+            4,
+            None,
+            # Not even headers before the gateway's read timeout has passed.
+            {"fault": "no_answer", "seconds": read_timeout + 1.0},
             504,
             "upstream_timeout",
             False,
@@ -74,7 +125,7 @@ def fault_table(read_timeout: float) -> tuple[Fault, ...]:
         ),
         Fault(
             "client disconnect mid-stream",
-            11,
+            9,
             True,
             # The stream stalls after its first event (within the read timeout): the
             # caller hangs up while the gateway waits for the provider's next chunk.

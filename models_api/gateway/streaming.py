@@ -30,7 +30,13 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
 class InvalidStream(Exception):
-    """The provider sent something that is not a server-sent event of its API."""
+    """The provider sent something that is not a server-sent event of its API.
+    `relayable`: the whole, valid events that came before it in the same read, which the
+    caller still gets (whether they share a read with the bad one is up to the network)."""
+
+    def __init__(self, message: str, relayable: bytes = b""):
+        super().__init__(message)
+        self.relayable = relayable
 
 
 @dataclass(slots=True)
@@ -215,7 +221,8 @@ class SSEUsageReader:
         start = 0
         for end in _EVENT_END.finditer(complete):
             if not _valid_event(complete[start : end.end()]):
-                raise InvalidStream("a malformed server-sent event")
+                valid = self._relayable(complete[:start]) if start else b""
+                raise InvalidStream("a malformed server-sent event", valid)
             start = end.end()
         self.text_deltas += text_deltas(complete)
         if self._usage_object.search(complete) is None:

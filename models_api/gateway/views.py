@@ -394,7 +394,7 @@ async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call
         call.error_type = "upstream_invalid_response"
         finished = True
         message = f"The provider's stream could not be read: {error}."
-        yield _stream_error_event(message, call.error_type)
+        yield error.relayable + _stream_error_event(message, call.error_type)
     finally:
         if not finished and not call.error_type:
             call.error_type = "client_disconnected"

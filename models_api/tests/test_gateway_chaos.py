@@ -155,3 +155,22 @@ def test_the_gateways_own_errors_name_their_usage_record(
     assert (second.status_code, second.error_type) == (413, "request_too_large")
     assert too_large.headers["x-blaxel-request-id"] == second.request_id
     assert answered.headers["x-blaxel-request-id"] == third.request_id
+
+
+def test_valid_events_before_a_malformed_one_in_the_same_read_still_reach_the_caller():
+    """The chaos run's invalid-SSE calls: whether the provider's valid first chunk and its
+    malformed events share one read is up to the network; the caller gets the valid
+    chunk either way (then the gateway's error event)."""
+    from integrations.providers import UsageLocation
+    from models_api.gateway.streaming import InvalidStream, SSEUsageReader
+
+    valid = b'data: {"choices":[{"index":0,"delta":{"content":"Hello"}}]}\n\n'
+    malformed = b"data: <html>502 Bad Gateway</html>\n\n"
+    for pieces in ([valid, malformed], [valid + malformed]):
+        reader = SSEUsageReader(UsageLocation(), strip_usage_chunk=False)
+        relayed = b""
+        with pytest.raises(InvalidStream) as caught:
+            for piece in pieces:
+                relayed += reader.feed(piece)
+        assert relayed + caught.value.relayable == valid
+        assert reader.text_deltas == 1
