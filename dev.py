@@ -5,6 +5,7 @@
     python3 dev.py test      # .venv + install (with test tools), then the whole test suite
     python3 dev.py demo      # serve with a demo user, workspace, fake OpenAI and model API
     python3 dev.py bench     # the gateway benchmark (see bench/README.md)
+    python3 dev.py chaos     # the chaos run: calls with faults mixed in, every record matched
 
 Extra arguments after `test` go to pytest (e.g. `python3 dev.py test -k gateway`).
 """
@@ -117,7 +118,12 @@ def bench(extra: list[str]) -> None:
     os.execv(str(PYTHON), [str(PYTHON), "-m", "bench", *extra])
 
 
-COMMANDS = {"serve": serve, "test": test, "demo": demo, "bench": bench}
+def chaos(extra: list[str]) -> None:
+    ensure_venv("requirements-dev.txt")
+    os.execv(str(PYTHON), [str(PYTHON), "-m", "bench.chaos", *extra])
+
+
+COMMANDS = {"serve": serve, "test": test, "demo": demo, "bench": bench, "chaos": chaos}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

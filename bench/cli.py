@@ -67,6 +67,12 @@ def parse_args(argv):
 
 
 class Bench:
+    # What a variant of the run changes (bench/chaos.py): wrk is needed, the database
+    # (on DATABASE_URL's server), the gateway's extra environment.
+    needs_wrk = True
+    database_name = environment.BENCH_DATABASE
+    gateway_env: dict = {}
+
     def __init__(self, args):
         self.args = args
         self.run_id = secrets.token_hex(4)
@@ -108,8 +114,10 @@ class Bench:
         if (os.cpu_count() or 1) >= 2:
             # This process only waits on wrk; keep it off the measured core.
             os.sched_setaffinity(0, {FAKE_CORE})
-        self.wrk_path = environment.ensure_wrk()
-        backend = environment.choose_backend(self.args.database_url, self.args.redis_url)
+        self.wrk_path = environment.ensure_wrk() if self.needs_wrk else None
+        backend = environment.choose_backend(
+            self.args.database_url, self.args.redis_url, self.database_name
+        )
         environment.ensure_database(backend)
         self.backend = backend
         self.results["backend"] = backend.label
@@ -154,13 +162,13 @@ class Bench:
                 FAKE_CORE,
             )  # fmt: skip
         gateway_port = processes.free_port()
-        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        gateway_url = self.gateway_url = f"http://127.0.0.1:{gateway_port}"
         self.gateway = self.start(
             "gateway",
             [python, "-m", "uvicorn", "blaxel_console.asgi:application",
              "--host", "127.0.0.1", "--port", str(gateway_port), "--loop", "uvloop",
              "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-            {**self.env, "SITE_URL": gateway_url},
+            {**self.env, "SITE_URL": gateway_url, **self.gateway_env},
             PROXY_CORE,
         )  # fmt: skip
         self.fake.wait_for_http(f"{self.fake_url}/_fake/health")

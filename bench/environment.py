@@ -28,19 +28,23 @@ class Backend:
         return f"{database} + Redis + Celery worker" if self.redis_url else f"{database}, embedded"
 
 
-def choose_backend(database_url: str | None, redis_url: str | None) -> Backend:
-    """The given URLs; else PostgreSQL's `blaxel_bench` on the server of `DATABASE_URL`
-    (created if missing) and `REDIS_URL`; else SQLite under var/bench (embedded)."""
+def choose_backend(
+    database_url: str | None, redis_url: str | None, database_name: str = BENCH_DATABASE
+) -> Backend:
+    """The given URLs; else PostgreSQL's `database_name` (`blaxel_bench`) on the server of
+    `DATABASE_URL` (created if missing) and `REDIS_URL`; else SQLite under var/bench
+    (embedded)."""
     redis = os.environ.get("REDIS_URL", "") if redis_url is None else redis_url
     if database_url:
         return Backend(database_url, redis, create_database=False)
     configured = os.environ.get("DATABASE_URL", "")
     if configured.startswith(("postgres://", "postgresql://")):
         parts = urlsplit(configured)
-        bench_url = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+        bench_url = urlunsplit(parts._replace(path=f"/{database_name}"))
         return Backend(bench_url, redis, create_database=True)
     VAR.mkdir(parents=True, exist_ok=True)
-    return Backend(f"sqlite:///{VAR / 'bench.sqlite3'}", redis, create_database=False)
+    sqlite_name = "bench" if database_name == BENCH_DATABASE else database_name
+    return Backend(f"sqlite:///{VAR / f'{sqlite_name}.sqlite3'}", redis, create_database=False)
 
 
 def ensure_database(backend: Backend) -> None:

@@ -47,7 +47,13 @@ Test controls under ``/_fake/`` (no auth, not part of OpenAI):
   - ``large_answer``: a chat completion of about ``size`` bytes of content (default 8
     MiB), plain or streamed as asked, in events of ``chunk_size`` bytes (default 64 KiB).
   - ``no_answer``: nothing at all (not even headers) for ``seconds`` (default 3600).
-
+- ``X-Fake-Fault`` (a request header, a JSON object) picks this one request's fault
+  instead of the ``fail_next`` queue: a ``fail_next`` entry of any kind above
+  (``{"status": 503}``, ``{"fault": "trickle"}``; ``count``, ``path`` and ``key`` do
+  not apply) and/or this request's own ``response_delay``, ``first_chunk_delay``,
+  ``chunk_delay``, ``chunk_count`` or ``break_after_chunks``
+  (``{"break_after_chunks": 5}``). Proxies forward it, so a load generator can mix
+  faults call by call (bench/chaos.py); a malformed value answers 400.
 - ``POST /_fake/reset`` restores the start-up behaviour and clears the request log.
 - ``GET /_fake/config``, ``GET /_fake/requests`` (method, path, query, headers, parsed
   body, status, stream, completed, cancelled, timestamps; the last 10,000),
@@ -71,7 +77,7 @@ import struct
 import time
 import zlib
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import orjson
 
@@ -290,6 +296,34 @@ def _failures(value) -> list:
     if not isinstance(value, list):
         raise ConfigError("fail_next must be a list of {status, count} or {fault, count}")
     return [parse_failure(entry) for entry in value]
+
+
+# --- per-request faults (X-Fake-Fault) ----------------------------------------------------------
+
+FAULT_HEADER = b"x-fake-fault"
+# Behaviour options a request may set for itself; the rest of the header is a fail_next entry.
+PER_REQUEST_OPTIONS = frozenset(
+    {"chunk_count", "chunk_delay", "first_chunk_delay", "response_delay", "break_after_chunks"}
+)
+
+
+def request_fault(behaviour: Behaviour, value: bytes) -> tuple[Behaviour, dict | None]:
+    """The behaviour and failure one request picked with its X-Fake-Fault header: a copy
+    of `behaviour` with the request's own options, and the failure entry (`parse_failure`,
+    run by `answer_with_fault` as `fail_next` entries are) or None."""
+    try:
+        options = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        options = None
+    if not isinstance(options, dict) or not options:
+        raise ConfigError("must be a non-empty JSON object")
+    own = {name: value for name, value in options.items() if name in PER_REQUEST_OPTIONS}
+    entry = {name: value for name, value in options.items() if name not in PER_REQUEST_OPTIONS}
+    if own:
+        behaviour = replace(behaviour)
+        apply_config(behaviour, own)
+    failure = parse_failure(entry) if entry else None
+    return behaviour, failure
 
 
 def _string_list(name: str, value) -> list:
@@ -886,6 +920,7 @@ class FakeOpenAI:
 
     async def _openai(self, scope, path: str, body: bytes, call: Call) -> None:
         method = scope["method"]
+        fault = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, credential = value.decode("latin-1").partition(" ")
@@ -895,6 +930,8 @@ class FakeOpenAI:
                 call.organization = value
             elif name == b"openai-project":
                 call.project = value
+            elif name == FAULT_HEADER:
+                fault = value
         behaviour = self.behaviour
         try:
             call.body = orjson.loads(body) if body else None
@@ -918,9 +955,18 @@ class FakeOpenAI:
         if call.key not in self.keys:
             await call.respond(401, invalid_key_error(call.key))
             return
+        failure = None
+        if fault is not None:
+            try:
+                behaviour, failure = request_fault(behaviour, fault)
+            except ConfigError as error:
+                message = f"X-Fake-Fault: {error}"
+                await call.respond(400, error_body(message, "invalid_request_error"))
+                return
         if await call.pause(behaviour.response_delay):
             return
-        failure = self._take_failure(path, call.key)
+        if failure is None:
+            failure = self._take_failure(path, call.key)
 
         async def answer() -> None:
             await self._answer(call, behaviour, method, path, handler, model_id, body_is_json)

@@ -144,7 +144,7 @@ class GatewayASGIHandler(ASGIHandler):
             else:
                 error = errors.body_too_slow(settings.GATEWAY_BODY_READ_TIMEOUT)
             if request.admitted_call:
-                request.admitted_call.refused(error.status, error.error_type)
+                error = request.admitted_call.refused_with(error)
             await self.send_response(error.response(), send)
             return
         # Read once, here; the view forwards these bytes (Django's `request.body` would

@@ -30,8 +30,9 @@ MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
 class InvalidStream(Exception):
-    """The provider sent something that is not a server-sent event of its API;
-    `relayable` holds the complete events before it, still to be relayed."""
+    """The provider sent something that is not a server-sent event of its API.
+    `relayable`: the whole, valid events that came before it in the same read, which the
+    caller still gets (whether they share a read with the bad one is up to the network)."""
 
     def __init__(self, message: str, relayable: bytes = b""):
         super().__init__(message)

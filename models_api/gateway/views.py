@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_USAGE = UsageLocation()
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+REQUEST_ID_HEADER = "X-Blaxel-Request-Id"
 
 
 @dataclass(slots=True)
@@ -86,6 +87,12 @@ class Call:
         """Record a call that ended before reaching the provider."""
         self.status, self.error_type = status, error_type
         self.record()
+
+    def refused_with(self, error: errors.GatewayError) -> errors.GatewayError:
+        """Record a call answered with the gateway's `error`, which names the record too."""
+        self.refused(error.status, error.error_type)
+        error.headers = {**error.headers, REQUEST_ID_HEADER: self.request_id}
+        return error
 
     def record(self) -> None:
         if self.recorded:
@@ -200,7 +207,7 @@ async def proxy(request, *, workspace: str, model_api: str, path: str) -> HttpRe
     try:
         response = await _forward(request, call.route, path, call)
     except errors.GatewayError as error:
-        call.refused(error.status, error.error_type)
+        call.refused_with(error)
         raise
     except asyncio.CancelledError:
         # The caller went away before the answer started.
@@ -260,7 +267,7 @@ async def _forward(request, route: Route, path: str, call: Call) -> HttpResponse
     call.connection_name = upstream.connection_name
     call.status = upstream_response.status_code
     headers = headers_for_client(upstream_response)
-    headers["X-Blaxel-Request-Id"] = call.request_id
+    headers[REQUEST_ID_HEADER] = call.request_id
     if upstream_response.headers.get("content-type", "").startswith("text/event-stream"):
         strip_usage_chunk = bool(prepared and prepared.strip_usage_chunk)
         reader = SSEUsageReader(usage_location, strip_usage_chunk=strip_usage_chunk)
