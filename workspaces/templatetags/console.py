@@ -2,6 +2,8 @@
 
 from django import template
 
+from workspaces.audit import change_lines
+
 register = template.Library()
 
 
@@ -12,9 +14,6 @@ def humanize_key(value: str) -> str:
 
 
 @register.filter
-def format_change(value) -> str:
-    """An audit-log change: `[old, new]` pairs read `old → new`; other values as they are."""
-    if isinstance(value, list) and len(value) == 2:
-        old, new = ("—" if item in (None, "") else item for item in value)
-        return f"{old} → {new}"
-    return str(value)
+def audit_changes(entry) -> list:
+    """An audit-log entry's changes as lines of "field: old → new" in words."""
+    return change_lines(entry.action, entry.changes)
