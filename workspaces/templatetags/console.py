@@ -2,15 +2,16 @@
 
 from django import template
 
-from workspaces.audit import change_lines
+from workspaces.audit import change_lines, label
 
 register = template.Library()
 
 
 @register.filter
 def humanize_key(value: str) -> str:
-    """`service_account` → `Service account` (audit-log target types, change keys)."""
-    return str(value).replace("_", " ").capitalize()
+    """`service_account` → `Service account`, `model_api` → `Model API` (audit-log target
+    types)."""
+    return label(value)
 
 
 @register.filter
