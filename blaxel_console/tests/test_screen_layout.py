@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from blaxel_console.testing.browser import ARTIFACTS
 from blaxel_console.testing.usage import usage
@@ -262,3 +263,59 @@ def test_no_screen_scrolls_sideways_and_tables_fit(asgi_server, browser, session
     assert {name: tables for name, tables in overflowing.items() if tables} == {}, (
         "tables wider than their box at 1440 px"
     )
+
+
+def test_menus_fit_a_phone_and_forms_keep_their_buttons_reachable(
+    asgi_server, browser, sessions, workspace, admin_user, make_gateway_model_api
+):
+    from workspaces import services
+
+    make_gateway_model_api(workspace, name="support-bot")
+    services.workspace_create(name="rnd", display_name=LONG_DISPLAY_NAME, creator=admin_user)
+    phone = browser.new_context(viewport={"width": PHONE, "height": 800})
+    desktop = browser.new_context(viewport={"width": DESKTOP, "height": 900})
+    try:
+        phone.add_cookies(sessions["admin"])
+        desktop.add_cookies(sessions["admin"])
+        page = phone.new_page()
+        page.goto(f"{asgi_server}/rnd/models/")
+        # The switcher cuts the long name in the header and lists it in full, on screen.
+        summary = page.get_by_label("Switch workspace")
+        assert summary.get_attribute("title") == f"{LONG_DISPLAY_NAME} (rnd)"
+        summary.click()
+        panel = page.locator(".workspace-menu .menu-panel")
+        expect(panel.get_by_text(LONG_DISPLAY_NAME)).to_be_visible()
+        box = panel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE
+        page.keyboard.press("Escape")
+        page.locator("details.usermenu > summary").click()
+        box = page.locator(".usermenu .menu-panel").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE
+
+        # The open model list does not cover Save on the edit page.
+        page = desktop.new_page()
+        page.goto(f"{asgi_server}/acme/models/support-bot/edit/")
+        page.get_by_role("combobox", name="Model").fill("gpt")
+        expect(page.get_by_role("listbox")).to_be_visible()
+        page.get_by_role("button", name="Save").click(trial=True)  # fails when covered
+
+        # The policy form shows the settings of the chosen type only.
+        page.goto(f"{asgi_server}/acme/settings/policies/new/")
+        rate_limit = page.get_by_role("group", name="Rate limit settings")
+        token_cap = page.get_by_role("group", name="Token cap settings")
+        expect(token_cap).to_be_visible()
+        expect(rate_limit).to_be_hidden()
+        page.get_by_label("Rate limit", exact=True).check()
+        expect(rate_limit).to_be_visible()
+        expect(token_cap).to_be_hidden()
+        expect(page.get_by_label("Requests per minute")).to_be_visible()
+        page.get_by_label("Name", exact=True).fill("burst")
+        page.get_by_role("button", name="Create policy").click()
+        expect(page.get_by_text("A rate limit needs requests per minute.")).to_be_visible()
+        expect(rate_limit).to_be_visible()  # the re-rendered form keeps the chosen type's
+        page.get_by_label("Requests per minute").fill("90")
+        page.get_by_role("button", name="Create policy").click()
+        expect(page.get_by_role("link", name="burst")).to_be_visible()
+    finally:
+        phone.close()
+        desktop.close()
