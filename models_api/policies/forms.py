@@ -8,7 +8,22 @@ from .models import Policy
 
 
 class PolicyForm(forms.Form):
-    """Create or edit a policy. The name is asked only on creation (it is immutable)."""
+    """Create or edit a policy. The name is asked only on creation (it is immutable).
+
+    Each type has its own fields (`TYPE_FIELDS`); a field required by its type is
+    required only when that type is chosen, and the other type's fields are ignored.
+    The screen groups them by type (a script shows the chosen type's group only)."""
+
+    TYPE_FIELDS = {
+        Policy.Type.MAX_TOKEN: (
+            "granularity",
+            "step",
+            "max_input_tokens",
+            "max_output_tokens",
+            "max_total_tokens",
+        ),
+        Policy.Type.RATE_LIMIT: ("requests_per_minute", "per_caller"),
+    }
 
     name = forms.CharField(
         label="Name",
@@ -27,7 +42,7 @@ class PolicyForm(forms.Form):
         label="Token window",
         choices=Policy.Granularity.choices,
         initial=Policy.Granularity.DAY,
-        required=False,
+        error_messages={"required": "Choose the window the caps apply to."},
         help_text="Windows are calendar-aligned in UTC (e.g. a day starts at 00:00 UTC).",
     )
     step = forms.IntegerField(
@@ -47,7 +62,9 @@ class PolicyForm(forms.Form):
         label="Total tokens cap", min_value=0, initial=0, required=False, help_text="0 = no cap."
     )
     requests_per_minute = forms.IntegerField(
-        label="Requests per minute", min_value=1, required=False
+        label="Requests per minute",
+        min_value=1,
+        error_messages={"required": "A rate limit needs requests per minute."},
     )
     per_caller = forms.BooleanField(
         label="Count each caller key separately",
@@ -66,14 +83,40 @@ class PolicyForm(forms.Form):
         if editing:
             del self.fields["name"]
 
+    def type_groups(self) -> list[tuple[str, str, list]]:
+        """(type, its label, its bound fields) for each type, in the order of the choices."""
+        return [
+            (value, label, [self[name] for name in self.TYPE_FIELDS[value]])
+            for value, label in Policy.Type.choices
+        ]
+
+    def common_fields(self) -> tuple[list, list]:
+        """The bound fields of every type: those before the type groups, those after."""
+        grouped = {name for names in self.TYPE_FIELDS.values() for name in names}
+        common = [self[name] for name in self.fields if name not in grouped]
+        return common[:-1], common[-1:]
+
+    def full_clean(self):
+        # Fields of the types not chosen are not required (and not used).
+        chosen = self.data.get(self.add_prefix("type")) if self.is_bound else None
+        relaxed = [
+            self.fields[name]
+            for value, names in self.TYPE_FIELDS.items()
+            if value != chosen
+            for name in names
+            if self.fields[name].required
+        ]
+        for field in relaxed:
+            field.required = False
+        try:
+            super().full_clean()
+        finally:
+            for field in relaxed:
+                field.required = True
+
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("type") == Policy.Type.RATE_LIMIT:
-            if not cleaned.get("requests_per_minute"):
-                self.add_error("requests_per_minute", "A rate limit needs requests per minute.")
-        elif cleaned.get("type") == Policy.Type.MAX_TOKEN:
-            if not cleaned.get("granularity"):
-                self.add_error("granularity", "Choose the window the caps apply to.")
+        if cleaned.get("type") == Policy.Type.MAX_TOKEN:
             caps = [cleaned.get(f) for f in ("max_input_tokens", "max_output_tokens")]
             if not any([*caps, cleaned.get("max_total_tokens")]):
                 self.add_error("max_total_tokens", "Set at least one cap above 0.")

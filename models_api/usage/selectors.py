@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -108,6 +108,25 @@ def _window(range_: Range, now: datetime) -> tuple[datetime, datetime]:
     end_epoch = (now.timestamp() // step + 1) * step
     end = datetime.fromtimestamp(end_epoch, UTC)
     return end - range_.duration, end
+
+
+def fitting_range_key(
+    *, workspace: Workspace, model_api: ModelAPI | None = None, now: datetime | None = None
+) -> str:
+    """The shortest range holding every call of the longest one, so that its steps (bars)
+    spread the calls out: calls of the last minutes fill the 1-minute bars of the last
+    hour rather than one 15-minute bar at the edge of a day. No calls: the default."""
+    now = now or datetime.now(UTC)
+    longest = max(RANGES.values(), key=lambda range_: range_.duration)
+    oldest = _rollups(workspace, model_api, *_window(longest, now)).aggregate(oldest=Min("minute"))[
+        "oldest"
+    ]
+    if oldest is None:
+        return DEFAULT_RANGE
+    for range_ in sorted(RANGES.values(), key=lambda range_: range_.duration):
+        if _window(range_, now)[0] <= oldest:
+            return range_.key
+    return longest.key
 
 
 def _rollups(workspace: Workspace, model_api: ModelAPI | None, start, end):

@@ -24,9 +24,9 @@ def _range_choices():
 
 
 def _metrics_context(request, **selection) -> dict:
-    range_key = request.GET.get("range") or selectors.DEFAULT_RANGE
-    if range_key not in selectors.RANGES:
-        range_key = selectors.DEFAULT_RANGE
+    range_key = request.GET.get("range")
+    if range_key not in selectors.RANGES:  # none chosen (or an unknown one): fit the calls
+        range_key = selectors.fitting_range_key(**selection)
     result = selectors.usage_metrics(range_key=range_key, **selection)
     return {
         "result": result,

@@ -42,3 +42,26 @@ document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 });
+
+// Tables on phones: each cell is labelled with its column's header, and the table marked
+// `stackable`, so that the CSS can show each row as a card of "header: value" lines.
+// Without this script the table scrolls sideways inside its own box.
+function headerText(th) {
+  const text = th.textContent.trim();
+  const hidden = th.querySelector(".visually-hidden");
+  return hidden && hidden.textContent.trim() === text ? "" : text; // e.g. "Actions"
+}
+function labelTables(root) {
+  root.querySelectorAll(".table-wrap > table").forEach((table) => {
+    const headers = Array.from(table.querySelectorAll("thead th"), headerText);
+    if (!headers.length) return;
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      Array.from(row.children).forEach((cell, index) => {
+        cell.dataset.label = headers[index] || "";
+      });
+    });
+    table.classList.add("stackable");
+  });
+}
+labelTables(document);
+document.addEventListener("htmx:afterSettle", () => labelTables(document));

@@ -2,19 +2,19 @@
 
 from django import template
 
+from workspaces.audit import change_lines, label
+
 register = template.Library()
 
 
 @register.filter
 def humanize_key(value: str) -> str:
-    """`service_account` → `Service account` (audit-log target types, change keys)."""
-    return str(value).replace("_", " ").capitalize()
+    """`service_account` → `Service account`, `model_api` → `Model API` (audit-log target
+    types)."""
+    return label(value)
 
 
 @register.filter
-def format_change(value) -> str:
-    """An audit-log change: `[old, new]` pairs read `old → new`; other values as they are."""
-    if isinstance(value, list) and len(value) == 2:
-        old, new = ("—" if item in (None, "") else item for item in value)
-        return f"{old} → {new}"
-    return str(value)
+def audit_changes(entry) -> list:
+    """An audit-log entry's changes as lines of "field: old → new" in words."""
+    return change_lines(entry.action, entry.changes)

@@ -77,3 +77,33 @@ def test_error_pages_use_the_console_layout(member_client):
     missing = member_client.get("/globex/settings/")
     assert missing.status_code == 404
     assert "Page not found" in missing.content.decode()
+
+
+def test_pages_outside_a_workspace_keep_the_last_workspace_navigation(
+    admin_client, member_client, workspace, other_workspace
+):
+    admin_client.get("/acme/models/")
+    html = admin_client.get("/profile/security/").content.decode()
+    assert 'aria-label="Main"' in html
+    assert 'href="/acme/settings/"' in html
+    # Someone else's workspace is never shown, whatever the session says.
+    session = admin_client.session
+    session["last_workspace"] = "globex"
+    session.save()
+    html = admin_client.get("/profile/security/").content.decode()
+    assert 'aria-label="Main"' not in html and "/globex/" not in html
+
+    # The 403 page of a workspace keeps that workspace's navigation.
+    response = member_client.get("/acme/settings/audit-log/")
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'aria-label="Main"' in html and 'href="/acme/settings/"' in html
+    assert "Acme Corp" in html
+
+
+def test_every_page_links_the_favicon(admin_client, client, workspace):
+    from django.contrib.staticfiles import finders
+
+    for response in (admin_client.get("/acme/settings/"), client.get("/accounts/login/")):
+        assert '<link rel="icon" href="/static/favicon.svg"' in response.content.decode()
+    assert finders.find("favicon.svg")

@@ -137,6 +137,23 @@ class TestLastAdmin:
         assert Membership.objects.filter(workspace=workspace, user=admin_user).exists()
         assert "You are the last admin of this workspace" in response.content.decode()
 
+    def test_the_last_admin_is_offered_neither_leaving_nor_a_role_change(
+        self, admin_client, workspace, admin_user, member_user
+    ):
+        own = Membership.objects.get(workspace=workspace, user=admin_user)
+        other = Membership.objects.get(workspace=workspace, user=member_user)
+        html = admin_client.get("/acme/settings/team/").content.decode()
+        assert f'id="role-{own.pk}"' not in html  # what the server would refuse
+        assert f'id="role-{other.pk}"' in html
+        assert "Leave workspace</button>" not in html
+        assert "You are the only admin of Acme Corp, so you cannot leave it" in html
+
+        other.role = Role.ADMIN
+        other.save()
+        html = admin_client.get("/acme/settings/team/").content.decode()
+        assert f'id="role-{own.pk}"' in html
+        assert "Leave workspace</button>" in html
+
     def test_another_admin_can_demote_the_first(self, admin_client, workspace, member_user):
         Membership.objects.filter(user=member_user).update(role=Role.ADMIN)
         admin = Membership.objects.get(

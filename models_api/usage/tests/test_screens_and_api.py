@@ -189,8 +189,37 @@ def test_metrics_tab_and_usage_page_render_charts(member_client, calls):
     assert usage_page.status_code == 200
     assert usage_page.context["summary"]["requests"] == 60
     assert b"my-gpt" in usage_page.content
-    # An unknown range falls back to the default rather than failing.
-    assert member_client.get("/acme/usage/?range=2y").context["range_key"] == "24h"
+    # An unknown range falls back to the one that fits the calls (the last hour's here)
+    # rather than failing.
+    assert member_client.get("/acme/usage/?range=2y").context["range_key"] == "1h"
+
+
+def test_without_a_chosen_range_the_screens_fit_the_range_to_the_calls(
+    member_client, workspace, bare_model_api
+):
+    api = bare_model_api(workspace, name="my-gpt")
+    other = bare_model_api(workspace, name="quiet")
+    # No calls at all: the usual day.
+    assert member_client.get("/acme/models/my-gpt/metrics/").context["range_key"] == "24h"
+
+    now = datetime.now(UTC)
+    storage.store_usage_records([usage(api, when=now - timedelta(minutes=minutes))
+                                 for minutes in (1, 2, 5)])  # fmt: skip
+    page = member_client.get("/acme/models/my-gpt/metrics/")
+    assert page.context["range_key"] == "1h"
+    # One-minute bars: the three calls are three bars, not one squeezed at the edge.
+    assert page.context["result"]["stepSeconds"] == 60
+    assert sum(1 for point in page.context["result"]["series"] if point["requests"]) == 3
+    assert 'href="?range=1h" aria-current="true"' in page.content.decode()
+    # A chosen range stays chosen.
+    assert member_client.get("/acme/models/my-gpt/metrics/?range=24h").context["range_key"] == "24h"
+
+    storage.store_usage_records([usage(other, when=now - timedelta(days=3))])
+    assert member_client.get("/acme/usage/").context["range_key"] == "7d"
+    assert member_client.get("/acme/models/my-gpt/metrics/").context["range_key"] == "1h"
+    assert member_client.get("/acme/models/quiet/metrics/").context["range_key"] == "7d"
+    storage.store_usage_records([usage(api, when=now - timedelta(hours=5))])
+    assert member_client.get("/acme/models/my-gpt/metrics/").context["range_key"] == "24h"
 
 
 # --- Prometheus --------------------------------------------------------------------------------
