@@ -80,7 +80,8 @@ async def _principal_for_key(raw_key: str) -> Principal:
     now = _now()
     if grant.is_expired(now):
         raise errors.unauthorized()
-    _note_key_used(grant.api_key_id, now)
+    if grant.api_key_id is not None:  # an OAuth access token has no `last_used_at`
+        _note_key_used(grant.api_key_id, now)
     return grant.principal
 
 
