@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from rest_framework import serializers
 
-from workspaces.models import ApiKey, Invitation, Membership
+from workspaces.models import ApiKey, Invitation, Membership, slug_validator
 from workspaces.permissions import Role
 from workspaces.services import API_KEY_EXPIRY
 
@@ -210,7 +210,7 @@ class ScopeSerializer(serializers.Serializer):
     (names; empty = every model API) and/or `inferenceOnly` (no `/v0` writes)."""
 
     modelApis = serializers.ListField(
-        child=serializers.SlugField(max_length=63),
+        child=serializers.CharField(max_length=63, validators=[slug_validator]),
         source="model_apis",
         max_length=100,
         default=list,
