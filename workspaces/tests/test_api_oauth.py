@@ -3,6 +3,7 @@ lived access tokens, accepted on `/v0` like an API key, refreshable, and dead on
 secret rotates, the role changes or the account is deleted."""
 
 import base64
+import logging
 
 import pytest
 from oauth2_provider.models import AccessToken, Application, RefreshToken
@@ -201,3 +202,16 @@ def test_a_member_role_token_cannot_write(client, account):
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert answer.status_code == 403
+
+
+def test_no_secret_or_token_reaches_the_logs_even_at_debug_level(client, account, caplog):
+    caplog.set_level(logging.DEBUG)
+    service_account, secret = account
+    token = token_request(client, service_account.client_id, secret).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
+    refreshed = token_request(client, service_account.client_id, secret, refresh).json()
+    token_request(client, service_account.client_id, "wrong")
+    assert bearer_get(client, refreshed["access_token"]).status_code == 200
+    logged = caplog.text
+    for value in (secret, token["access_token"], token["refresh_token"], refreshed["access_token"]):
+        assert value not in logged
