@@ -82,6 +82,9 @@ def test_refresh_grant_gives_a_new_pair_and_the_old_refresh_token_dies(client, a
     again = token_request(client, service_account.client_id, secret, refresh)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
+    # A replayed refresh token revokes its whole family: the newer one dies too.
+    newer = {"grant_type": "refresh_token", "refresh_token": second.json()["refresh_token"]}
+    assert token_request(client, service_account.client_id, secret, newer).status_code == 400
 
 
 @pytest.mark.parametrize(
