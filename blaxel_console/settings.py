@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "oauth2_provider",
     "workspaces",
     "integrations",
     "models_api",
@@ -236,6 +237,23 @@ USAGE_DRAIN_LOCK_SECONDS = env.int("USAGE_DRAIN_LOCK_SECONDS", default=60)
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=30)
 USAGE_ROLLUP_RETENTION_DAYS = env.int("USAGE_ROLLUP_RETENTION_DAYS", default=400)
 # Bearer token for Prometheus' scrape of /metrics; the endpoint is off (404) when unset.
+# OAuth client credentials for service accounts (django-oauth-toolkit, `workspaces.oauth`).
+# Access tokens are short-lived; a refresh token is single-use (rotated) and dies 30 days
+# after its access token expired. Tokens are stored only as SHA-256 checksums (RFC 9700),
+# client secrets only as password hashes.
+OAUTH_ACCESS_TOKEN_SECONDS = env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+# Named so that migrations can depend on it (it is a swappable model).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "SCOPES": {"default": "The service account's own access"},
+    "DEFAULT_SCOPES": ["default"],
+}
+
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 
@@ -332,5 +350,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Their debug lines carry issued tokens and request bodies (client secrets).
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
     },
 }

@@ -14,9 +14,13 @@ written by `services.api_key_mark_used`.
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
-from .models import ApiKey, Membership, Workspace
+from .models import ApiKey, Membership, ServiceAccount, Workspace
 from .principals import Principal
+
+AccessToken = get_access_token_model()
 
 
 class WorkspaceUnreachable(Exception):
@@ -32,10 +36,10 @@ class WorkspaceUnreachable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class KeyGrant:
-    """What a valid API key stands for."""
+    """What a valid API key — or OAuth access token — stands for."""
 
     principal: Principal
-    api_key_id: int
+    api_key_id: int | None  # None for an OAuth access token
     # Epoch seconds. A copy kept in memory must still be refused once this has passed.
     expires_at: float | None
 
@@ -52,9 +56,10 @@ class WorkspaceAccess:
 
 
 def key_grant(*, key_hash: str) -> KeyGrant | None:
-    """The caller behind a key, by its SHA-256 (`keys.hash_key`); None when the key is
-    unknown, revoked or expired, or its owner is deactivated. A service account's keys
-    are deleted with it, and it with its workspace."""
+    """The caller behind a key or an OAuth access token, by its SHA-256
+    (`keys.hash_key`; django-oauth-toolkit stores a token's checksum the same way); None
+    when it is unknown, revoked or expired, or its owner is deactivated. A service
+    account's keys and tokens are deleted with it, and it with its workspace."""
     api_key = (
         ApiKey.objects.active()
         .select_related("user", "service_account")
@@ -62,7 +67,7 @@ def key_grant(*, key_hash: str) -> KeyGrant | None:
         .first()
     )
     if api_key is None:
-        return None
+        return _oauth_token_grant(key_hash)
     if api_key.service_account_id is not None:
         principal = Principal.for_service_account(api_key.service_account, api_key)
     elif api_key.user.is_active:
@@ -71,6 +76,23 @@ def key_grant(*, key_hash: str) -> KeyGrant | None:
         return None
     expires_at = api_key.expires_at.timestamp() if api_key.expires_at else None
     return KeyGrant(principal=principal, api_key_id=api_key.pk, expires_at=expires_at)
+
+
+def _oauth_token_grant(token_checksum: str) -> KeyGrant | None:
+    """A service account's OAuth access token: it acts as the account, within the
+    account's scope, until the token expires."""
+    token = (
+        AccessToken.objects.filter(token_checksum=token_checksum, expires__gt=timezone.now())
+        .only("expires", "application_id")
+        .first()
+    )
+    if token is None or token.application_id is None:
+        return None
+    account = ServiceAccount.objects.filter(oauth_application_id=token.application_id).first()
+    if account is None:
+        return None
+    principal = Principal.for_service_account(account)
+    return KeyGrant(principal=principal, api_key_id=None, expires_at=token.expires.timestamp())
 
 
 def _memberships_that_count(principal: Principal) -> QuerySet[Membership]:

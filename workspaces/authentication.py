@@ -31,9 +31,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         grant = access.key_grant(key_hash=hash_key(raw_key))
         if grant is None:
-            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+            raise exceptions.AuthenticationFailed(
+                "Invalid, revoked or expired API key or access token."
+            )
         # After the read, not in it: the access layer only reads (the gateway caches it).
-        services.api_key_mark_used(api_key_id=grant.api_key_id, when=timezone.now())
+        if grant.api_key_id is not None:
+            services.api_key_mark_used(api_key_id=grant.api_key_id, when=timezone.now())
         principal = grant.principal
         if principal.user_id is not None:
             return User.objects.get(pk=principal.user_id), principal

@@ -107,7 +107,34 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
-class ServiceAccountForm(forms.Form):
+class ScopeFormMixin(forms.Form):
+    """A credential's scope: some model APIs by name (comma-separated; empty = all)
+    and/or inference only."""
+
+    scope_model_apis = forms.CharField(
+        label="Only these model APIs",
+        required=False,
+        max_length=2000,
+        help_text="Comma-separated model API names; leave empty for every model API.",
+    )
+    scope_inference_only = forms.BooleanField(
+        label="Inference only",
+        required=False,
+        help_text="The gateway only: no changes through /v0.",
+    )
+
+    def clean_scope_model_apis(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["scope_model_apis"].split(",")]
+        names = sorted({name for name in names if name})
+        for name in names:
+            try:
+                slug_validator(name)
+            except ValidationError as error:
+                raise ValidationError(f"“{name}” is not a model API name.") from error
+        return names
+
+
+class ServiceAccountForm(ScopeFormMixin, forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
@@ -118,11 +145,21 @@ class ServiceAccountForm(forms.Form):
         help_text="What keys of this account may do in the workspace.",
     )
 
+    field_order = ["name", "description", "role", "scope_model_apis", "scope_inference_only"]
 
-class ApiKeyForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Here the scope is that of the account's OAuth tokens; its keys carry their own.
+        self.fields["scope_model_apis"].label = "OAuth tokens: only these model APIs"
+        self.fields["scope_inference_only"].label = "OAuth tokens: inference only"
+
+
+class ApiKeyForm(ScopeFormMixin, forms.Form):
     name = forms.CharField(
         max_length=100, help_text="To recognise the key later, e.g. where it is used."
     )
     expires_in = forms.ChoiceField(
         label="Expires after", choices=API_KEY_EXPIRY_CHOICES, initial="30d"
     )
+
+    field_order = ["name", "expires_in", "scope_model_apis", "scope_inference_only"]

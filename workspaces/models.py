@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from .permissions import Role
+from .principals import CredentialScope
 
 RESERVED_WORKSPACE_NAMES = frozenset(
     {
@@ -182,7 +183,28 @@ def _client_id() -> str:
     return uuid.uuid4().hex
 
 
-class ServiceAccount(models.Model):
+class ScopedCredential(models.Model):
+    """A credential that may be restricted, when made, to some model APIs (by name; none
+    listed = all) and/or to inference only (no `/v0` writes)."""
+
+    scope_model_apis = models.JSONField(default=list, blank=True)
+    scope_inference_only = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def scope(self) -> CredentialScope:
+        return CredentialScope(
+            model_apis=tuple(self.scope_model_apis or ()),
+            inference_only=self.scope_inference_only,
+        )
+
+
+class ServiceAccount(ScopedCredential):
+    """A machine in one workspace. Its API keys carry their own scope; its OAuth access
+    tokens (client credentials, `oauth.py`) carry the account's scope."""
+
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="service_accounts"
     )
@@ -192,6 +214,15 @@ class ServiceAccount(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Its OAuth client (django-oauth-toolkit): the same client id, a hashed secret. Empty
+    # for an account made before OAuth existed, until its secret is first rotated.
+    oauth_application = models.OneToOneField(
+        "oauth2_provider.Application",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="service_account",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -216,7 +247,7 @@ class ApiKeyQuerySet(models.QuerySet):
         )
 
 
-class ApiKey(models.Model):
+class ApiKey(ScopedCredential):
     """A machine credential. Personal (owned by a user, reaches all their workspaces) or
     a service account's (reaches that account's workspace only).
 

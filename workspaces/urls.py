@@ -79,6 +79,11 @@ urlpatterns = [
         name="service_account_key_revoke",
     ),
     path(
+        "<slug:workspace>/settings/service-accounts/<str:client_id>/client-secret/",
+        service_accounts.ServiceAccountSecretRotateView.as_view(),
+        name="service_account_secret_rotate",
+    ),
+    path(
         "<slug:workspace>/settings/service-accounts/<str:client_id>/delete/",
         service_accounts.ServiceAccountDeleteView.as_view(),
         name="service_account_delete",

@@ -163,6 +163,7 @@ class ModelDetailApi(WorkspaceAPIView):
     labels, enabled, connections, model) and ignores the read-only fields a GET returns;
     DELETE answers the deleted model API. Another workspace's model API is a 404."""
 
+    model_api_url_kwarg = "name"  # a scoped credential reaches only its model APIs
     required_actions = MODEL_API_ACTIONS
 
     def _model_api(self, name: str) -> ModelAPI:

@@ -69,6 +69,28 @@ async def role_in_workspace(principal: Principal, workspace_name: str) -> tuple[
     return workspace_id, role
 
 
+def check_scope(principal: Principal, model_api: str) -> None:
+    """A key or OAuth token scoped to some model APIs calls only those (403 otherwise).
+    Inference only needs no check here: every gateway call is inference."""
+    if not principal.scope.allows_model_api(model_api):
+        raise errors.forbidden(
+            f"This credential's scope ({principal.scope.describe()}) does not include the "
+            f"model API “{model_api}”.",
+            "outside_key_scope",
+        )
+
+
+def check_workspace_header(request, workspace_name: str) -> None:
+    """Blaxel's `X-Blaxel-Workspace`, when sent, must name the workspace of the path."""
+    named = request.headers.get("X-Blaxel-Workspace")
+    if named is not None and named != workspace_name:
+        raise errors.forbidden(
+            f"The X-Blaxel-Workspace header (“{named}”) does not match the workspace of "
+            f"the path (“{workspace_name}”).",
+            "workspace_mismatch",
+        )
+
+
 async def _principal_for_key(raw_key: str) -> Principal:
     # Only the hash is kept in memory, never the raw key.
     hashed = hash_key(raw_key)
@@ -80,7 +102,8 @@ async def _principal_for_key(raw_key: str) -> Principal:
     now = _now()
     if grant.is_expired(now):
         raise errors.unauthorized()
-    _note_key_used(grant.api_key_id, now)
+    if grant.api_key_id is not None:  # an OAuth access token has no `last_used_at`
+        _note_key_used(grant.api_key_id, now)
     return grant.principal
 
 

@@ -3,9 +3,17 @@
 
 from django.urls import path, re_path
 
+from .base_endpoint import CHAT_PATH, BaseEndpointView
 from .views import GatewayView, not_found
 
 urlpatterns = [
+    # Blaxel's base endpoint (no sub-path): text generation as a chat completion.
+    path(
+        "<slug:workspace>/models/<str:model_api>",
+        BaseEndpointView.as_view(),
+        {"path": CHAT_PATH},
+        name="gateway-base",
+    ),
     path(
         "<slug:workspace>/models/<str:model_api>/<path:path>",
         GatewayView.as_view(),

@@ -179,7 +179,9 @@ async def admit(request, *, workspace: str, model_api: str, path: str) -> Call:
     and the model API (404). The handler asks before it reads any body, so a caller
     without access cannot make the gateway receive and hold one."""
     principal = await auth.authenticate(request)
+    auth.check_workspace_header(request, workspace)
     workspace_id, _role = await auth.role_in_workspace(principal, workspace)
+    auth.check_scope(principal, model_api)
     route = await routing_cache.get(
         ("route", workspace_id, model_api), lambda: lookups.route_for(workspace_id, model_api)
     )
@@ -195,7 +197,7 @@ async def admit_request(request) -> Call | None:
     """`admit` for a request addressed to a model API endpoint; None for any other path
     under /run/ (the view answers those)."""
     match = request.resolver_match = resolve(request.path_info, urlconf=request.urlconf)
-    if match.url_name != "gateway":
+    if match.url_name not in ("gateway", "gateway-base"):
         return None
     return await admit(request, **match.kwargs)
 

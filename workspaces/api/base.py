@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -70,6 +71,9 @@ class WorkspaceAPIView(PrincipalAPIView):
     required_actions: dict[str, Action] = {}
     # Set to a URL keyword when the workspace is the resource named by the URL.
     workspace_url_kwarg: str | None = None
+    # Set to a URL keyword when the URL names a model API (checked against the
+    # credential's scope).
+    model_api_url_kwarg: str | None = None
 
     workspace: Workspace
     role: str
@@ -82,6 +86,7 @@ class WorkspaceAPIView(PrincipalAPIView):
             raise exceptions.PermissionDenied(str(unreachable)) from unreachable
         self.workspace, self.role = reach.workspace, reach.role
         self.check_action(self.required_action(request))
+        self.check_scope(request, kwargs)
 
     def _workspace_access(self, request, url_kwargs) -> access.WorkspaceAccess:
         if self.workspace_url_kwarg:
@@ -100,6 +105,21 @@ class WorkspaceAPIView(PrincipalAPIView):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return Action.VIEW_WORKSPACE
         return None
+
+    def check_scope(self, request, url_kwargs) -> None:
+        """A scoped key or OAuth token: inference only refuses every `/v0` write; a list
+        of model APIs refuses the others' `/v0/models/{name}…`."""
+        scope = self.principal.scope
+        if scope.inference_only and request.method not in SAFE_METHODS:
+            raise exceptions.PermissionDenied(
+                f"This credential's scope ({scope.describe()}) does not allow changes through /v0."
+            )
+        name = url_kwargs.get(self.model_api_url_kwarg) if self.model_api_url_kwarg else None
+        if name and not scope.allows_model_api(name):
+            raise exceptions.PermissionDenied(
+                f"This credential's scope ({scope.describe()}) does not include the model "
+                f"API “{name}”."
+            )
 
     def check_action(self, action: Action | None) -> None:
         if action is None or not role_allows(self.role, action):

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from rest_framework import serializers
 
-from workspaces.models import ApiKey, Invitation, Membership
+from workspaces.models import ApiKey, Invitation, Membership, slug_validator
 from workspaces.permissions import Role
 from workspaces.services import API_KEY_EXPIRY
 
@@ -202,11 +202,42 @@ class PendingInvitationSerializer(serializers.Serializer):
         return invitation.invited_by.email if invitation.invited_by else None
 
 
-# --- service accounts and their API keys ------------------------------------------------
+# --- scopes, service accounts and their API keys ----------------------------------------
+
+
+class ScopeSerializer(serializers.Serializer):
+    """What a key or a service account's OAuth tokens are restricted to: `modelApis`
+    (names; empty = every model API) and/or `inferenceOnly` (no `/v0` writes)."""
+
+    modelApis = serializers.ListField(
+        child=serializers.CharField(max_length=63, validators=[slug_validator]),
+        source="model_apis",
+        max_length=100,
+        default=list,
+        help_text="Model API names this credential may call; empty means all.",
+    )
+    inferenceOnly = serializers.BooleanField(
+        source="inference_only",
+        default=False,
+        help_text="True: the gateway only, no /v0 writes.",
+    )
+
+
+def scope_fields(validated: dict) -> dict:
+    """A validated body's `scope` as the services' keyword arguments."""
+    scope = validated.pop("scope", None)
+    if scope is None:
+        return {}
+    return {
+        "scope_model_apis": list(scope.get("model_apis", [])),
+        "scope_inference_only": scope.get("inference_only", False),
+    }
+
 
 SERVICE_ACCOUNT_READ_ONLY_KEYS = frozenset(
     {"client_id", "client_secret", "created_at", "updated_at"}
 )
+SCOPE_HELP = "Restricts the service account's OAuth access tokens (its API keys carry their own)."
 
 
 class ServiceAccountCreateSerializer(StrictInputSerializer):
@@ -220,6 +251,7 @@ class ServiceAccountCreateSerializer(StrictInputSerializer):
         error_messages=ROLE_ERRORS,
         help_text="Defaults to member (least privilege).",
     )
+    scope = ScopeSerializer(required=False, help_text=SCOPE_HELP)
 
 
 class ServiceAccountUpdateSerializer(StrictInputSerializer):
@@ -228,18 +260,33 @@ class ServiceAccountUpdateSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False, error_messages=ROLE_ERRORS)
+    scope = ScopeSerializer(required=False, help_text=SCOPE_HELP + " A new scope revokes them.")
 
 
 class ServiceAccountSerializer(serializers.Serializer):
-    """Blaxel's service account (snake_case keys, as its client reads them). There is no
-    `client_secret`: a service account authenticates with its API keys."""
+    """Blaxel's service account (snake_case keys, as its client reads them). The
+    `client_secret` is never read back: see `ServiceAccountCreatedSerializer`."""
 
     client_id = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    scope = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def get_scope(self, account) -> dict:
+        return account.scope.as_dict()
+
+
+class ServiceAccountCreatedSerializer(ServiceAccountSerializer):
+    """The answer to a creation or a secret rotation: the only time `client_secret` (for
+    OAuth client credentials at `POST /v0/oauth/token`) is shown."""
+
+    client_secret = serializers.SerializerMethodField()
+
+    def get_client_secret(self, account) -> str:
+        return self.context["client_secret"]
 
 
 EXPIRY_ERRORS = {"invalid_choice": f"expires_in must be one of: {', '.join(API_KEY_EXPIRY)}."}
@@ -258,6 +305,7 @@ class ApiKeyCreateSerializer(StrictInputSerializer):
         error_messages=EXPIRY_ERRORS,
         help_text="`24h`, `1w`, `30d` or `never` (the default; null means never too).",
     )
+    scope = ScopeSerializer(required=False, help_text="Fixed when the key is made.")
 
     def validate_expires_in(self, value):
         return value or "never"
@@ -292,9 +340,13 @@ class ApiKeySerializer(serializers.Serializer):
     )
     sub = serializers.CharField(source="service_account.client_id", read_only=True)
     sub_type = serializers.SerializerMethodField()
+    scope = serializers.SerializerMethodField()
 
     def get_expires_in(self, api_key) -> str:
         return _expires_in(api_key)
+
+    def get_scope(self, api_key) -> dict:
+        return api_key.scope.as_dict()
 
     def get_sub_type(self, api_key) -> str:
         return "service_account"

@@ -3,9 +3,10 @@ control-plane API (no trailing slashes), so its generated client works unchanged
 
 from django.urls import path
 
-from .views import service_accounts, users, workspaces
+from .views import oauth, service_accounts, users, workspaces
 
 urlpatterns = [
+    path("oauth/token", oauth.OAuthTokenApi.as_view(), name="api-oauth-token"),
     path("workspaces", workspaces.WorkspaceListApi.as_view(), name="api-workspaces"),
     path(
         "workspaces/<str:workspace_name>",
@@ -28,6 +29,11 @@ urlpatterns = [
         "service_accounts/<str:client_id>",
         service_accounts.ServiceAccountDetailApi.as_view(),
         name="api-service-account",
+    ),
+    path(
+        "service_accounts/<str:client_id>/client_secret",
+        service_accounts.ServiceAccountSecretApi.as_view(),
+        name="api-service-account-secret",
     ),
     path(
         "service_accounts/<str:client_id>/api_keys",

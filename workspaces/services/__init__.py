@@ -17,6 +17,7 @@ from .keys import (
     service_account_delete,
     service_account_update,
 )
+from .oauth import oauth_tokens_revoke, service_account_secret_rotate
 from .team import (
     invitation_accept,
     invitation_create,
@@ -40,11 +41,13 @@ __all__ = [
     "invitation_revoke",
     "membership_change_role",
     "membership_remove",
+    "oauth_tokens_revoke",
     "personal_api_key_create",
     "save_new_or_conflict",
     "service_account_api_key_create",
     "service_account_create",
     "service_account_delete",
+    "service_account_secret_rotate",
     "service_account_update",
     "workspace_create",
     "workspace_delete",

@@ -15,6 +15,7 @@ from ..models import ApiKey, ServiceAccount, Workspace
 from ..permissions import Role
 from ..principals import Principal
 from .common import Conflict, audit_log_record, save_new_or_conflict
+from .oauth import oauth_client_delete, oauth_client_issue, oauth_tokens_revoke
 
 API_KEY_EXPIRY = {
     "24h": timedelta(hours=24),
@@ -34,13 +35,20 @@ def service_account_create(
     name: str,
     description: str = "",
     role: str = Role.MEMBER,
+    scope_model_apis: list[str] | None = None,
+    scope_inference_only: bool = False,
     actor: Principal,
 ) -> ServiceAccount:
+    """The new account has an OAuth client: its raw secret is on the returned
+    instance as `issued_client_secret`, this once (only its hash is stored). The scope
+    applies to the account's OAuth tokens."""
     account = ServiceAccount(
         workspace=workspace,
         name=name,
         description=description,
         role=role,
+        scope_model_apis=scope_model_apis or [],
+        scope_inference_only=scope_inference_only,
         created_by_id=actor.user_id,
     )
     # `created_by` is empty when a service account acts (it is not a user).
@@ -50,13 +58,17 @@ def service_account_create(
         duplicates=selectors.service_accounts_for_workspace(workspace=workspace).filter(name=name),
         message=f"A service account named “{name}” already exists.",
     )
+    account.issued_client_secret = oauth_client_issue(service_account=account)
+    changes = {"role": role, "description": description}
+    if account.scope.is_restricted:
+        changes["scope"] = account.scope.as_dict()
     audit_log_record(
         workspace=workspace,
         actor=actor,
         action="service_account.create",
         target_type="service_account",
         target_label=name,
-        changes={"role": role, "description": description},
+        changes=changes,
     )
     return account
 
@@ -65,8 +77,10 @@ def service_account_create(
 def service_account_update(
     *, service_account: ServiceAccount, actor: Principal, **fields
 ) -> ServiceAccount:
+    """Change name, description, role or the OAuth tokens' scope. A new role or scope
+    revokes the account's OAuth tokens (they were issued for the old one)."""
     changes = {}
-    for field in ("name", "description", "role"):
+    for field in ("name", "description", "role", "scope_model_apis", "scope_inference_only"):
         if field in fields and fields[field] != getattr(service_account, field):
             changes[field] = [getattr(service_account, field), fields[field]]
             setattr(service_account, field, fields[field])
@@ -83,6 +97,8 @@ def service_account_update(
         raise Conflict(f"A service account named “{service_account.name}” already exists.")
     service_account.save()
     cache_versions.bump_on_commit(cache_versions.ACCESS)
+    if changes.keys() & {"role", "scope_model_apis", "scope_inference_only"}:
+        oauth_tokens_revoke(service_account=service_account)
     audit_log_record(
         workspace=service_account.workspace,
         actor=actor,
@@ -103,6 +119,7 @@ def service_account_delete(*, service_account: ServiceAccount, actor: Principal)
         target_type="service_account",
         target_label=service_account.name,
     )
+    oauth_client_delete(service_account=service_account)
     service_account.delete()
     cache_versions.bump_on_commit(cache_versions.ACCESS)
 
@@ -116,13 +133,22 @@ def _api_key_expiry(expires_in: str):
     return timezone.now() + delta if delta else None
 
 
-def _api_key_build(*, name: str, expires_in: str, **owner) -> tuple[ApiKey, str]:
+def _api_key_build(
+    *,
+    name: str,
+    expires_in: str,
+    scope_model_apis: list[str] | None = None,
+    scope_inference_only: bool = False,
+    **owner,
+) -> tuple[ApiKey, str]:
     raw_key = generate_key()
     api_key = ApiKey(
         name=name,
         prefix=visible_prefix(raw_key),
         key_hash=hash_key(raw_key),
         expires_at=_api_key_expiry(expires_in),
+        scope_model_apis=sorted(set(scope_model_apis or [])),
+        scope_inference_only=scope_inference_only,
         **owner,
     )
     # `created_by` is empty when a service account acts (it is not a user).
@@ -133,12 +159,21 @@ def _api_key_build(*, name: str, expires_in: str, **owner) -> tuple[ApiKey, str]
 
 @transaction.atomic
 def service_account_api_key_create(
-    *, service_account: ServiceAccount, name: str, expires_in: str = "never", actor: Principal
+    *,
+    service_account: ServiceAccount,
+    name: str,
+    expires_in: str = "never",
+    scope_model_apis: list[str] | None = None,
+    scope_inference_only: bool = False,
+    actor: Principal,
 ) -> tuple[ApiKey, str]:
-    """Returns the row and the raw key; the raw key is never stored and must be shown once."""
+    """Returns the row and the raw key; the raw key is never stored and must be shown once.
+    The scope (some model APIs by name, inference only) is fixed when the key is made."""
     api_key, raw_key = _api_key_build(
         name=name,
         expires_in=expires_in,
+        scope_model_apis=scope_model_apis,
+        scope_inference_only=scope_inference_only,
         service_account=service_account,
         created_by_id=actor.user_id,
     )
@@ -148,14 +183,35 @@ def service_account_api_key_create(
         action="api_key.create",
         target_type="service_account",
         target_label=service_account.name,
-        changes={"key": api_key.prefix, "name": name, "expires_in": expires_in},
+        changes={
+            "key": api_key.prefix,
+            "name": name,
+            "expires_in": expires_in,
+            "scope": api_key.scope.as_dict(),
+        },
     )
     return api_key, raw_key
 
 
 @transaction.atomic
-def personal_api_key_create(*, user, name: str, expires_in: str = "never") -> tuple[ApiKey, str]:
-    return _api_key_build(name=name, expires_in=expires_in, user=user, created_by=user)
+def personal_api_key_create(
+    *,
+    user,
+    name: str,
+    expires_in: str = "never",
+    scope_model_apis: list[str] | None = None,
+    scope_inference_only: bool = False,
+) -> tuple[ApiKey, str]:
+    """A personal key reaches no single workspace, so its creation is in no workspace's
+    audit log; its scope is on the key's row."""
+    return _api_key_build(
+        name=name,
+        expires_in=expires_in,
+        scope_model_apis=scope_model_apis,
+        scope_inference_only=scope_inference_only,
+        user=user,
+        created_by=user,
+    )
 
 
 @transaction.atomic

@@ -27,7 +27,17 @@ def test_create_answers_blaxels_shape(admin_api, workspace):
     response = _create(admin_api, name="deployer", description="CI deploys")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"client_id", "name", "description", "role", "created_at", "updated_at"}
+    assert set(body) == {
+        "client_id",
+        "client_secret",  # shown this once, for OAuth client credentials
+        "name",
+        "description",
+        "role",
+        "scope",
+        "created_at",
+        "updated_at",
+    }
+    assert body["scope"] == {"modelApis": [], "inferenceOnly": False}
     account = ServiceAccount.objects.get(workspace=workspace, name="deployer")
     assert body["client_id"] == account.client_id
     assert body["description"] == "CI deploys"

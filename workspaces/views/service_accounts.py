@@ -1,8 +1,9 @@
 """Workspace settings → Service accounts: the list, one account's page with its API
-keys, revoking a key, deleting an account."""
+keys, revoking a key, rotating its OAuth client secret, deleting an account."""
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -79,6 +80,22 @@ class ServiceAccountDetailView(ApiKeyCreateMixin, ServiceAccountMixin, TemplateV
         return services.service_account_api_key_create(
             service_account=self.service_account, actor=self.principal, **data
         )
+
+
+class ServiceAccountSecretRotateView(ServiceAccountDetailView):
+    """POST: a new OAuth client secret, shown once in this response (never stored plain,
+    never in the session); the old secret and its tokens stop working at once."""
+
+    http_method_names = ["post"]
+    required_action = Action.MANAGE_SERVICE_ACCOUNTS
+
+    def post(self, request, workspace, client_id):
+        secret = services.service_account_secret_rotate(
+            service_account=self.service_account, actor=self.principal
+        )
+        response = self.render_to_response(self.get_context_data(new_client_secret=secret))
+        add_never_cache_headers(response)
+        return response
 
 
 class ServiceAccountKeyRevokeView(ServiceAccountMixin, View):

@@ -56,6 +56,7 @@ def _range_key(request) -> str:
 class ModelAPIMetricsApi(WorkspaceAPIView):
     """`GET /v0/models/{name}/metrics?range=1h|24h|7d|30d`."""
 
+    model_api_url_kwarg = "name"  # a scoped credential reaches only its model APIs
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
     @operation("getModelMetrics", "usage", RANGE_PARAMETER, response=MODEL_METRICS_SCHEMA)
@@ -74,6 +75,7 @@ class ModelAPILogsApi(WorkspaceAPIView):
     "nextCursor"}}`; filters `status=2xx|4xx|5xx`, `caller`, `path`, `since`, `until`
     (ISO 8601), `limit` (≤ 200), `cursor`."""
 
+    model_api_url_kwarg = "name"  # a scoped credential reaches only its model APIs
     required_actions = {"GET": Action.VIEW_MODEL_APIS}
 
     @operation("listModelLogs", "usage", *LOG_PARAMETERS, response=LOG_PAGE_SCHEMA)

@@ -11,9 +11,11 @@ from ..serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    ServiceAccountCreatedSerializer,
     ServiceAccountCreateSerializer,
     ServiceAccountSerializer,
     ServiceAccountUpdateSerializer,
+    scope_fields,
 )
 from .common import ARRAY_LIST_DESCRIPTION, errors, list_of, path_parameter, validated
 
@@ -44,16 +46,19 @@ class ServiceAccountListApi(WorkspaceAPIView):
         operation_id="createWorkspaceServiceAccount",
         tags=["service_accounts"],
         summary="Create a service account (admin)",
+        description="The answer's `client_secret` is shown this once (stored hashed): with "
+        "`client_id` it obtains OAuth access tokens at `POST /v0/oauth/token`.",
         parameters=WORKSPACE_PARAMETERS,
         request=ServiceAccountCreateSerializer,
-        responses={200: ServiceAccountSerializer, **errors(400, 401, 403, 409)},
+        responses={200: ServiceAccountCreatedSerializer, **errors(400, 401, 403, 409)},
     )
     def post(self, request):
         data = validated(ServiceAccountCreateSerializer, request)
         account = services.service_account_create(
-            workspace=self.workspace, actor=self.principal, **data
+            workspace=self.workspace, actor=self.principal, **scope_fields(data), **data
         )
-        return Response(ServiceAccountSerializer(account).data)
+        context = {"client_secret": account.issued_client_secret}
+        return Response(ServiceAccountCreatedSerializer(account, context=context).data)
 
 
 class ServiceAccountAPIView(WorkspaceAPIView):
@@ -90,7 +95,7 @@ class ServiceAccountDetailApi(ServiceAccountAPIView):
         account = self.service_account()
         data = validated(ServiceAccountUpdateSerializer, request)
         account = services.service_account_update(
-            service_account=account, actor=self.principal, **data
+            service_account=account, actor=self.principal, **scope_fields(data), **data
         )
         return Response(ServiceAccountSerializer(account).data)
 
@@ -106,6 +111,26 @@ class ServiceAccountDetailApi(ServiceAccountAPIView):
         deleted = ServiceAccountSerializer(account).data
         services.service_account_delete(service_account=account, actor=self.principal)
         return Response(deleted)
+
+
+class ServiceAccountSecretApi(ServiceAccountAPIView):
+    @extend_schema(
+        operation_id="rotateWorkspaceServiceAccountSecret",
+        tags=["service_accounts"],
+        summary="Rotate a service account's client secret (admin)",
+        description="A new `client_secret`, shown this once. The old secret and every "
+        "OAuth token issued with it stop working at once.",
+        parameters=[*WORKSPACE_PARAMETERS, CLIENT_ID],
+        request=None,
+        responses={200: ServiceAccountCreatedSerializer, **errors(401, 403, 404)},
+    )
+    def post(self, request, client_id):
+        account = self.service_account()
+        secret = services.service_account_secret_rotate(
+            service_account=account, actor=self.principal
+        )
+        context = {"client_secret": secret}
+        return Response(ServiceAccountCreatedSerializer(account, context=context).data)
 
 
 class ServiceAccountApiKeyListApi(ServiceAccountAPIView):
@@ -144,6 +169,7 @@ class ServiceAccountApiKeyListApi(ServiceAccountAPIView):
             name=data["name"],
             expires_in=data["expires_in"],
             actor=self.principal,
+            **scope_fields(data),
         )
         return Response(ApiKeyCreatedSerializer(api_key, context={"raw_key": raw_key}).data)
 
