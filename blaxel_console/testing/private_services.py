@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -200,43 +201,69 @@ def migrate(database_url: str) -> None:
 
 
 class CeleryWorker:
-    """A Celery worker process (`celery_worker_on`)."""
+    """A Celery worker process (`celery_worker_on`), restarted when it exits if
+    `supervised` — as systemd or Kubernetes restart a production worker. (Celery 5.7 /
+    kombu 5.7 can exit the worker with "Unrecoverable error: AttributeError" when the
+    Redis broker goes away while the worker holds a task it has not acknowledged.)"""
 
-    def __init__(self, process: subprocess.Popen, log_path: Path):
-        self.process = process
-        self.log_path = log_path
+    def __init__(self, command: list[str], env: dict, log, *, supervised: bool):
+        self.command, self.env, self.log = command, env, log
+        self.supervised = supervised
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.process = self._start()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                if self.supervised and self.process.poll() is not None:
+                    self.restarts += 1
+                    self.process = self._start()
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup of any kind, as when the machine or the OOM killer stops it."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
+        """SIGKILL: no cleanup of any kind, as when the machine or the OOM killer stops
+        it (and no restart)."""
+        with self._lock:
+            self.supervised = False
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._supervisor.join(timeout=10)
+        if self.process.poll() is None:
+            stop_process(self.process, timeout=15)
 
 
 @contextmanager
-def celery_worker_on(*, beat: bool = False, **env_overrides):
+def celery_worker_on(*, beat: bool = False, supervised: bool = False, **env_overrides):
     """A real Celery worker (one task at a time) with `env_overrides` over the suite's
     child-process environment (e.g. `REDIS_URL` of a private Redis, a `CELERY_QUEUE` of
-    its own); `beat`: with Celery beat in the same process, as production runs beat."""
+    its own); `beat`: with Celery beat in the same process, as production runs beat;
+    `supervised`: restarted whenever it exits."""
     env = subprocess_env(**env_overrides)
     name = f"celery-{uuid.uuid4().hex[:8]}"
-    log_path = VAR_DIR / f"{name}.log"
     schedule = Path(tempfile.mkdtemp(prefix="blaxel-beat-")) / "schedule"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "blaxel_console", "worker",
-         "--loglevel=INFO", "--concurrency=1", "--pool=threads", "-Q", env["CELERY_QUEUE"],
-         "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         *(("--beat", "--schedule", str(schedule)) if beat else ())],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    worker = CeleryWorker(process, log_path)
-    try:
-        yield worker
-    finally:
-        if process.poll() is None:
-            stop_process(process, timeout=15)
-        log.close()
-        shutil.rmtree(schedule.parent, ignore_errors=True)
+    command = [
+        sys.executable, "-m", "celery", "-A", "blaxel_console", "worker",
+        "--loglevel=INFO", "--concurrency=1", "--pool=threads", "-Q", env["CELERY_QUEUE"],
+        "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        *(("--beat", "--schedule", str(schedule)) if beat else ()),
+    ]  # fmt: skip
+    with (VAR_DIR / f"{name}.log").open("w") as log:
+        worker = CeleryWorker(command, env, log, supervised=supervised)
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            shutil.rmtree(schedule.parent, ignore_errors=True)
 
 
 # Run by `manage.py shell` on a private database: the admin "ada@example.com" of "acme",

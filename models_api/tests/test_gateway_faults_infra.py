@@ -57,11 +57,11 @@ def assert_one_record_per_call(outcomes, model_api_name="my-gpt"):
     found = UsageRecord.objects.filter(model_api_name=model_api_name)
     try:
         records = wait_until(
-            lambda: listed if len(listed := list(found)) >= len(outcomes) else None,
+            lambda: listed if len(listed := list(found.all())) >= len(outcomes) else None,
             timeout=90,
         )
     except AssertionError:
-        stored = Counter((record.status_code, record.error_type) for record in found)
+        stored = Counter((record.status_code, record.error_type) for record in found.all())
         calls = Counter((outcome.status, outcome.code) for outcome in outcomes)
         raise AssertionError(f"usage records {dict(stored)} for calls {dict(calls)}") from None
     assert len(records) == len(outcomes)
@@ -103,7 +103,9 @@ def test_calls_and_their_records_survive_redis_stopped_and_restarted_under_load(
     failure_mode, rate_limited_model_api, member_key, openai_clients, private_redis
 ):
     env = on_own_queues(private_redis.url, POLICY_FAILURE_MODE=failure_mode)
-    with celery_worker_on(beat=True, **env), run_asgi_server(**env) as server:
+    # Supervised, as in production: the worker may exit when Redis goes away (see
+    # `CeleryWorker`); the queue keeps the records until its next run.
+    with celery_worker_on(beat=True, supervised=True, **env), run_asgi_server(**env) as server:
         client, _ = openai_clients(server, member_key)
         with CallLoad(client) as load:
             load.wait_for(6, phase="before")
@@ -249,7 +251,7 @@ def test_a_warm_gateway_serves_known_keys_while_postgresql_is_down_and_the_conso
     )
     env = on_own_queues(private_redis.url, DATABASE_URL=database_url)
     api_headers = {"Authorization": f"Bearer {key}", "X-Blaxel-Workspace": "acme"}
-    with celery_worker_on(beat=True, **env), run_asgi_server(**env) as server:
+    with celery_worker_on(beat=True, supervised=True, **env), run_asgi_server(**env) as server:
         client, _ = openai_clients(server, key)
         console = signed_in_console(server, "ada@example.com", PASSWORD)
         assert console.get("/acme/models/").status_code == 200
