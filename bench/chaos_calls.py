@@ -116,8 +116,9 @@ def fault_table(read_timeout: float) -> tuple[Fault, ...]:
             "provider timeout (no answer)",
             4,
             None,
-            # Not even headers before the gateway's read timeout has passed.
-            {"fault": "no_answer", "seconds": read_timeout + 1.0},
+            # Not even headers before the gateway's read timeout has passed (long after
+            # it: the gateway hangs up first however busy the machine).
+            {"fault": "no_answer", "seconds": read_timeout + 20.0},
             504,
             "upstream_timeout",
             False,
@@ -129,7 +130,7 @@ def fault_table(read_timeout: float) -> tuple[Fault, ...]:
             True,
             # The stream stalls after its first event (within the read timeout): the
             # caller hangs up while the gateway waits for the provider's next chunk.
-            {"chunk_delay": read_timeout * 0.75},
+            {"chunk_delay": read_timeout / 2},
             200,
             "client_disconnected",
             True,
@@ -165,7 +166,12 @@ class Caller:
 
     def __init__(self, base_url: str, api_key: str, connections: int):
         self.connections = connections
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        # Idle connections kept 1 s at most, well under the gateway's keep-alive (uvicorn's
+        # 5 s): a call never goes out on a connection the gateway is closing (that call
+        # would never reach it, so it could leave no record).
+        limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=1.0
+        )
         self.http = openai.DefaultAsyncHttpxClient(limits=limits, timeout=60.0)
         self.client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key, max_retries=0, http_client=self.http

@@ -115,8 +115,18 @@ class GuardedTransport(AiohttpTransport):
         return active, idle
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Sent once more when the server hung up without a byte of answer: a pooled
+        keep-alive connection it closed as the request went out (aiohttp retries that by
+        itself for idempotent methods only; OpenAI's SDKs retry such errors too). The
+        body is bytes, so it can be sent again."""
         try:
-            response = await super().handle_async_request(request)
+            try:
+                response = await super().handle_async_request(request)
+            except (httpx.HTTPError, aiohttp.ClientError) as error:
+                original = error.__cause__ if isinstance(error, httpx.HTTPError) else error
+                if not isinstance(original, aiohttp.ServerDisconnectedError):
+                    raise
+                response = await super().handle_async_request(request)
         except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as error:
             raise _retranslate(error) from error
         response.stream = _Stream(response.stream)

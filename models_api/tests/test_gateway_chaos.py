@@ -20,7 +20,7 @@ from blaxel_console.testing import database
 from blaxel_console.testing.run import ROOT
 from blaxel_console.testing.usage import wait_for_usage_records
 
-CALLS, CONNECTIONS, READ_TIMEOUT = 300, 16, 2.0
+CALLS, CONNECTIONS, READ_TIMEOUT = 300, 16, 5.0
 HI = [{"role": "user", "content": "hi"}]
 
 
@@ -174,3 +174,55 @@ def test_valid_events_before_a_malformed_one_in_the_same_read_still_reach_the_ca
                 relayed += reader.feed(piece)
         assert relayed + caught.value.relayable == valid
         assert reader.text_deltas == 1
+
+
+def test_a_pooled_connection_the_provider_closed_is_not_a_failed_call():
+    """The chaos run's provider closes idle keep-alive connections (uvicorn, after 5 s);
+    on a busy gateway one may be reused as it closes. The provider hung up without a
+    byte of answer: the call is sent once more instead of failing with a 502."""
+    import asyncio
+    import re
+
+    from blaxel_console.testing.waiting import run_async
+    from integrations.outbound import GuardedTransport
+
+    async def scenario():
+        served_on: list[int] = []  # the connection each request arrived on
+
+        async def provider(reader, writer):
+            connection = max(served_on, default=0) + 1
+            answered = 0
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                served_on.append(connection)
+                if answered:  # a reused keep-alive connection: hang up without a word
+                    break
+                answered += 1
+                body = b'{"object":"list","data":[]}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(provider, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/chat/completions"
+        try:
+            async with httpx.AsyncClient(transport=GuardedTransport()) as client:
+                first = await client.post(url, content=b'{"model": "x"}')
+                second = await client.post(url, content=b'{"model": "x"}')
+        finally:
+            server.close()
+            await server.wait_closed()
+        return first.status_code, second.status_code, served_on
+
+    first, second, served_on = run_async(scenario)
+    assert (first, second) == (200, 200)
+    # The second call went out on the pooled connection, which hung up; then on a new one.
+    assert served_on == [1, 1, 2]
