@@ -108,6 +108,14 @@ def one_record(**expected) -> UsageRecord:
     return record
 
 
+def assert_gateway_error(caught, status: int, code: str) -> None:
+    """An error the gateway made, in OpenAI's shape, as the SDK raised it."""
+    assert caught.value.status_code == status
+    assert caught.value.code == code
+    assert caught.value.body["type"] == "upstream_error"
+    assert caught.value.body["message"]
+
+
 def assert_still_one_record() -> None:
     # Checked again once the process settled: nothing wrote a second one meanwhile.
     assert UsageRecord.objects.count() == 1
@@ -118,9 +126,7 @@ def test_connection_refused_is_502(gateway, baseline, workspace, make_gateway_mo
     make_gateway_model_api(workspace, "closed", connections=[("closed", closed, "sk-x")])
     with pytest.raises(openai.InternalServerError) as caught:
         gateway.client("closed").chat.completions.create(model="x", messages=MESSAGES)
-    assert caught.value.status_code == 502
-    assert caught.value.code == "upstream_unreachable"
-    assert caught.value.body["type"] == "upstream_error"
+    assert_gateway_error(caught, 502, "upstream_unreachable")
     one_record(status_code=502, error_type="upstream_unreachable", connection_name="")
     gateway.assert_back_to(baseline)
     assert_still_one_record()
@@ -148,8 +154,7 @@ def test_connect_timeout_is_504(gateway, baseline, workspace, make_gateway_model
     make_gateway_model_api(workspace, "hole", connections=[("hole", blackhole, "sk-x")])
     with pytest.raises(openai.APIStatusError) as caught:
         gateway.client("hole").chat.completions.create(model="x", messages=MESSAGES)
-    assert caught.value.status_code == 504
-    assert caught.value.code == "upstream_timeout"
+    assert_gateway_error(caught, 504, "upstream_timeout")
     one_record(status_code=504, error_type="upstream_timeout")
     gateway.assert_back_to(baseline)
 
@@ -158,8 +163,7 @@ def test_no_answer_before_the_read_timeout_is_504(gateway, baseline, fake_openai
     fake_openai.configure(fail_next=[{"fault": "no_answer"}])
     with pytest.raises(openai.APIStatusError) as caught:
         gateway.client().chat.completions.create(model="x", messages=MESSAGES)
-    assert caught.value.status_code == 504
-    assert caught.value.code == "upstream_timeout"
+    assert_gateway_error(caught, 504, "upstream_timeout")
     one_record(status_code=504, error_type="upstream_timeout")
     # The gateway hung up on the provider: the fake saw its client go away.
     wait_until(lambda: fake_openai.requests()[-1]["cancelled"])
@@ -174,8 +178,7 @@ def test_reset_after_headers_plain_is_502_and_streamed_ends_with_an_error(
     client = gateway.client()
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="x", messages=MESSAGES)
-    assert caught.value.status_code == 502
-    assert caught.value.code == "upstream_disconnected"
+    assert_gateway_error(caught, 502, "upstream_disconnected")
     with pytest.raises(openai.APIError, match="broke off") as caught:
         list(client.chat.completions.create(model="x", messages=MESSAGES, stream=True))
     assert caught.value.body["code"] == "upstream_disconnected"
@@ -207,7 +210,7 @@ def test_reset_mid_answer_of_a_plain_answer_is_502(gateway, baseline, fake_opena
     fake_openai.configure(fail_next=[{"fault": "reset_mid_stream"}])
     with pytest.raises(openai.InternalServerError) as caught:
         gateway.client().chat.completions.create(model="x", messages=MESSAGES)
-    assert (caught.value.status_code, caught.value.code) == (502, "upstream_disconnected")
+    assert_gateway_error(caught, 502, "upstream_disconnected")
     one_record(status_code=502, error_type="upstream_disconnected")
     gateway.assert_back_to(baseline)
 
@@ -237,9 +240,7 @@ def test_invalid_json_is_502(gateway, baseline, fake_openai):
     fake_openai.configure(fail_next=[{"fault": "invalid_json"}])
     with pytest.raises(openai.InternalServerError) as caught:
         gateway.client().chat.completions.create(model="x", messages=MESSAGES)
-    assert caught.value.status_code == 502
-    assert caught.value.code == "upstream_invalid_response"
-    assert caught.value.body["type"] == "upstream_error"
+    assert_gateway_error(caught, 502, "upstream_invalid_response")
     one_record(status_code=502, error_type="upstream_invalid_response")
     gateway.assert_back_to(baseline)
 
