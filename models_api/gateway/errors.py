@@ -81,11 +81,17 @@ def not_found(message: str, code: str = "not_found") -> GatewayError:
     return GatewayError(404, message, code=code)
 
 
+# Answers given before the whole body was read: the rest of it may still be coming, so
+# the connection cannot serve another request (and uvicorn closes it only when told).
+CLOSE_CONNECTION = {"Connection": "close"}
+
+
 def too_large(limit: int) -> GatewayError:
     return GatewayError(
         413,
         f"The request body is larger than the gateway's limit of {limit} bytes.",
         code="request_too_large",
+        headers=CLOSE_CONNECTION,
     )
 
 
@@ -94,6 +100,7 @@ def body_too_slow(seconds: float) -> GatewayError:
         408,
         f"The request body did not arrive within the gateway's {seconds:g} seconds.",
         code="request_timeout",
+        headers=CLOSE_CONNECTION,
     )
 
 
