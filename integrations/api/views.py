@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from workspaces.api.base import WorkspaceAPIView
 
 from .. import selectors, services
-from ..catalog import catalog_snapshot, rank_models
+from ..catalog import catalog_snapshot
+from ..catalog_search import rank_models
 from ..models import IntegrationConnection
 from ..permissions import API_ACTIONS
 from ..providers import get_provider

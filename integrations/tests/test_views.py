@@ -168,8 +168,10 @@ def test_admin_rotates_the_key(admin_client, connection):
     response = admin_client.post(f"{DETAIL}/rotate/", {"apiKey": NEW_KEY})
     assert response.status_code == 302
     rotated = IntegrationConnection.objects.get()
-    assert rotated.pk == connection.pk and rotated.secret_values == {"apiKey": NEW_KEY}
-    assert "sk-…beef" in page(admin_client, f"{DETAIL}/")
+    assert rotated.pk == connection.pk and rotated.pending_secret_values == {"apiKey": NEW_KEY}
+    assert rotated.secret_values == {"apiKey": KEY}  # serves until the new one passes
+    html = page(admin_client, f"{DETAIL}/")
+    assert "sk-…beef" in html and "sk-…f00d" in html and NEW_KEY not in html
     assert AuditLogEntry.objects.filter(action="integration.rotate_key").count() == 1
 
 

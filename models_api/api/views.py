@@ -163,9 +163,10 @@ class ModelListCreateApi(WorkspaceAPIView):
 
 
 class ModelDetailApi(WorkspaceAPIView):
-    """`GET|PUT|DELETE /v0/models/{name}`. PUT changes what it is given (display name,
-    labels, enabled, connections, model) and ignores the read-only fields a GET returns;
-    DELETE answers the deleted model API. Another workspace's model API is a 404."""
+    """`GET|PUT|PATCH|DELETE /v0/models/{name}`. PUT (and PATCH, the same) changes what
+    it is given (display name, labels, enabled, connections in order, model) and ignores
+    the read-only fields a GET returns; DELETE answers the deleted model API. Another
+    workspace's model API is a 404."""
 
     required_actions = MODEL_API_ACTIONS
 
@@ -196,6 +197,17 @@ class ModelDetailApi(WorkspaceAPIView):
         except DjangoValidationError as error:
             raise _as_api_validation_error(error) from error
         return Response(model_api_representation(self._model_api(name)))
+
+    @extend_schema(
+        operation_id="patchModel",
+        parameters=WORKSPACE_PARAMETERS,
+        request=ModelInputSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def patch(self, request, name: str):
+        """Like PUT: what the body leaves out stays as it is (e.g. only
+        `spec.integrationConnections`, in order, to change the connections)."""
+        return self.put(request, name)
 
     def _changes(self, model_api: ModelAPI, validated: dict) -> dict:
         """A PUT's body → `model_api_update`'s keyword arguments (None = unchanged)."""

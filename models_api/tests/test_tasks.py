@@ -25,8 +25,11 @@ def test_creating_queues_the_check_that_deploys_it(make_model_api):
     assert messages[-1][0] == "DEPLOYED" and "gpt-4o" in messages[-1][1]
 
 
-def test_an_unknown_model_fails_with_an_event_saying_why(make_model_api):
-    model_api = make_model_api(model="gpt-unknown-1")
+def test_an_unknown_model_fails_with_an_event_saying_why(make_model_api, retiring_model, actor):
+    retiring_model("gpt-unknown-1")
+    model_api = make_model_api(model="gpt-unknown-1", enabled=False)
+    retiring_model.retire()
+    model_api_update(model_api=model_api, actor=actor, enabled=True)
     wait_until(lambda: status_of(model_api) == "FAILED", timeout=30)
     event = model_api.events.order_by("time", "id").last()
     assert event.status == "FAILED"
