@@ -145,6 +145,7 @@ class ConnectionCreateView(ProviderMixin, TemplateView):
         form = ConnectionCreateForm(request.POST, provider=self.provider)
         connection = submit_form(form, lambda: self.create_connection(form), error_field="name")
         if connection is None:
+            form.ask_for_secrets_again()
             return self.render_to_response(self.get_context_data(form=form))
         connection.refresh_from_db()  # the check may have ended already (eager tasks)
         level, outcome = key_check_outcome(connection)
@@ -242,6 +243,7 @@ class ConnectionRotateView(ConnectionFormView):
             ),
         )
         if rotated is None:
+            form.ask_for_secrets_again()
             return self.render_to_response(self.get_context_data(rotate_form=form))
         rotated.refresh_from_db()  # the check may have ended already (eager tasks)
         messages.add_message(request, *replacement_outcome(rotated))
@@ -263,6 +265,7 @@ class ConnectionSettingsView(ConnectionFormView):
             ),
         )
         if saved is None:
+            form.ask_for_secrets_again()
             return self.render_to_response(self.get_context_data(settings_form=form))
         messages.success(request, "Settings saved.")
         return redirect(self.connection_url(connection))
