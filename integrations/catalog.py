@@ -357,29 +357,6 @@ def catalog_for_connection(
     return catalog_snapshot(connection, refresh=refresh).models
 
 
-def rank_models(models: list[CatalogModel], query: str, limit: int = 50) -> list[CatalogModel]:
-    """Case-insensitive substring match on the id: exact match first, then ids that start
-    with the query, then the rest; shorter ids first within each group."""
-    needle = query.strip().lower()
-    if not needle:
-        return models[:limit]
-    ranked = []
-    for model in models:
-        candidate = model.id.lower()
-        if needle not in candidate:
-            continue
-        rank = 0 if candidate == needle else 1 if candidate.startswith(needle) else 2
-        ranked.append((rank, len(candidate), candidate, model))
-    ranked.sort(key=lambda item: item[:3])
-    return [item[3] for item in ranked[:limit]]
-
-
-def catalog_search(
-    connection: IntegrationConnection, query: str, limit: int = 50
-) -> list[CatalogModel]:
-    return rank_models(catalog_for_connection(connection), query, limit)
-
-
 def model_in_catalog(connection: IntegrationConnection, model_id: str) -> bool | None:
     """Whether the connection can use `model_id`. None: cannot tell (the provider is
     unreachable and the model is not in the built-in table)."""

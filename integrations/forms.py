@@ -50,6 +50,16 @@ class ProviderForm(forms.Form):
     def config_bound_fields(self) -> list:
         return [self[item.name] for item in self.provider.config_fields if item.name in self.fields]
 
+    def ask_for_secrets_again(self) -> None:
+        """Key fields are never rendered back. When the form comes back with errors, each
+        key that was typed says so next to its (now empty) field."""
+        for field in self.secret_bound_fields:
+            if self.data.get(field.name) and not field.errors:
+                self.add_error(
+                    field.name,
+                    "Paste the key again: for safety it is not kept when the form has errors.",
+                )
+
     @property
     def config_needs_attention(self) -> bool:
         """Show the optional settings unfolded: one is required or has an error."""

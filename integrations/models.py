@@ -25,11 +25,19 @@ def mask_secret(value: str | None) -> str:
     return f"{value[:3]}…{value[-4:]}"
 
 
+class PendingStatus(models.TextChoices):
+    NONE = "", "None"
+    CHECKING = "checking", "Checking"
+    REJECTED = "rejected", "Rejected"
+
+
 class IntegrationConnection(ActorStampedModel):
     class Status(models.TextChoices):
         CHECKING = "checking", "Checking"
         VALID = "valid", "Valid"
         INVALID = "invalid", "Invalid"
+
+    PendingStatus = PendingStatus
 
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="integration_connections"
@@ -53,6 +61,13 @@ class IntegrationConnection(ActorStampedModel):
     # Provider unreachable: consecutive failed checks and when to try again (backoff).
     check_attempts = models.PositiveSmallIntegerField(default=0)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A replacement key waits here, encrypted, until the provider accepts it; meanwhile the
+    # stored `secret` keeps serving. `pending_version` ties a check to the key it checks.
+    pending_secret = EncryptedTextField(null=True, blank=True)
+    pending_secret_hint = models.CharField(max_length=32, blank=True)
+    pending_status = models.CharField(max_length=16, choices=PendingStatus.choices, blank=True)
+    pending_message = models.CharField(max_length=500, blank=True)
+    pending_version = models.PositiveIntegerField(default=0)
 
     objects = WorkspaceOwnedQuerySet.as_manager()
 
@@ -92,6 +107,16 @@ class IntegrationConnection(ActorStampedModel):
     @property
     def base_url(self) -> str:
         return self.provider.base_url(self.config)
+
+    @property
+    def pending_secret_values(self) -> dict:
+        return json.loads(self.pending_secret) if self.pending_secret else {}
+
+    @property
+    def is_usable(self) -> bool:
+        """Whether a model API may start using it: its key was not refused (a connection
+        still being checked may; its model APIs wait for the outcome)."""
+        return self.status != self.Status.INVALID
 
     @property
     def is_unreachable(self) -> bool:

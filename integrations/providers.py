@@ -90,6 +90,11 @@ class Provider:
         return next((item for item in self.secret_fields if item.name == name), None)
 
     @property
+    def article(self) -> str:
+        """ "an" before a name said with a vowel sound first ("an OpenAI integration")."""
+        return "an" if self.display_name[:1].lower() in "aeio" else "a"
+
+    @property
     def primary_secret_field(self) -> ConfigField:
         """The secret whose hint identifies a connection on screens (`apiKey`)."""
         return self.secret_fields[0]

@@ -7,10 +7,8 @@ arguments (tasks get ids, never secrets).
 
 import json
 import logging
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -21,117 +19,18 @@ from workspaces.principals import Principal
 from workspaces.services import Conflict, audit_log_record, save_new_or_conflict
 
 from . import selectors
-from .models import IntegrationConnection, mask_secret
-from .providers import PROVIDERS, Provider
-from .ssrf import UnsafeUpstreamError, check_base_url
+from .models import IntegrationConnection, PendingStatus
+from .validation import (
+    UPSTREAM_CONFIG,
+    clean_config,
+    host_change_error,
+    merge_secret,
+    provider_for,
+    secret_hint,
+    upstream_host,
+)
 
 logger = logging.getLogger(__name__)
-
-# Upstream settings: changing one of these changes what the provider sees, so the
-# connection is checked again.
-UPSTREAM_CONFIG = frozenset({"baseUrl", "organization", "project"})
-
-
-def _provider(integration: str) -> Provider:
-    provider = PROVIDERS.get(integration)
-    if provider is None:
-        known = ", ".join(sorted(PROVIDERS))
-        raise ValidationError({"integration": f"Unknown integration “{integration}”; use {known}."})
-    return provider
-
-
-def _has_control_characters(value: str) -> bool:
-    # Settings become request headers and URLs: a line break would smuggle a header in.
-    return any(ord(character) < 32 or ord(character) == 127 for character in value)
-
-
-def _base_url_error(url: str) -> str | None:
-    """Why `url` cannot be a base URL, or None. A query, a fragment or user info would
-    let the URL take over the path or the credentials of every forwarded call."""
-    try:
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        return "Enter a valid http:// or https:// URL."
-    parts = urlsplit(url)
-    if "?" in url or "#" in url or parts.query or parts.fragment:
-        return "A base URL has no query (?…) or fragment (#…): give the API root only."
-    if "@" in parts.netloc:
-        return "A base URL may not contain a user name or password; put the key in the key field."
-    try:
-        check_base_url(url)
-    except UnsafeUpstreamError as error:
-        return str(error)
-    return None
-
-
-def _clean_config(provider: Provider, config: dict | None) -> dict:
-    """Known, non-empty string fields only; required ones present; no control
-    characters; `baseUrl` a safe URL of an API root."""
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        raise ValidationError({"config": "Must be an object of strings."})
-    errors: dict[str, str] = {}
-    cleaned: dict[str, str] = {}
-    for key, value in config.items():
-        if provider.config_field(key) is None:
-            errors[key] = f"Unknown setting for {provider.display_name}."
-        elif value is None or value == "":
-            continue
-        elif not isinstance(value, str):
-            errors[key] = "Must be a string."
-        elif _has_control_characters(value):
-            errors[key] = "May not contain line breaks, tabs or other control characters."
-        elif value.strip():
-            cleaned[key] = value.strip()
-    for item in provider.config_fields:
-        if item.required and item.name not in cleaned and item.name not in errors:
-            errors[item.name] = f"{item.label} is required."
-    if "baseUrl" in cleaned and "baseUrl" not in errors:
-        error = _base_url_error(cleaned["baseUrl"])
-        if error:
-            errors["baseUrl"] = error
-        else:
-            cleaned["baseUrl"] = cleaned["baseUrl"].rstrip("/")
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
-
-
-def _merge_secret(provider: Provider, submitted: dict | None, current: dict) -> dict:
-    """The secret to store. A field that is omitted, empty or equal to the current hint
-    keeps its stored value (so a form or a PUT can send the masked value back)."""
-    if submitted is None:
-        submitted = {}
-    if not isinstance(submitted, dict):
-        raise ValidationError({"secret": "Must be an object of strings."})
-    errors: dict[str, str] = {}
-    merged = dict(current)
-    for key, value in submitted.items():
-        if provider.secret_field(key) is None:
-            errors[key] = f"Unknown secret for {provider.display_name}."
-            continue
-        if value is None or value == "":
-            continue
-        if not isinstance(value, str):
-            errors[key] = "Must be a string."
-            continue
-        value = value.strip()
-        if current.get(key) and value == mask_secret(current[key]):
-            continue
-        if "…" in value:
-            errors[key] = "This is a masked value; paste the full key, or leave it unchanged."
-            continue
-        if any(character.isspace() for character in value):
-            errors[key] = "A key has no spaces or line breaks; check what was pasted."
-            continue
-        merged[key] = value
-    for item in provider.secret_fields:
-        if item.required and not merged.get(item.name) and item.name not in errors:
-            errors[item.name] = f"{item.label} is required."
-    if errors:
-        raise ValidationError(errors)
-    return merged
 
 
 def _queue_validation(connection: IntegrationConnection) -> None:
@@ -152,40 +51,6 @@ def _queue_validation(connection: IntegrationConnection) -> None:
     transaction.on_commit(after_commit)
 
 
-def _upstream_host(provider: Provider, config: dict) -> str:
-    return (urlsplit(provider.base_url(config)).hostname or "").lower()
-
-
-def _presents_secret(provider: Provider, submitted: dict | None, current: dict) -> bool:
-    """Whether `submitted` carries the full primary secret (not omitted, not its mask)."""
-    name = provider.primary_secret_field.name
-    value = ((submitted or {}).get(name) or "").strip()
-    return bool(value) and value != mask_secret(current.get(name) or "")
-
-
-def _host_change_error(connection, provider: Provider, new_config, secret) -> dict:
-    """Moving a connection to another host sends its stored key there: an admin must
-    present the key again, so changing a URL alone cannot hand the key to any server."""
-    current_secret = connection.secret_values
-    name = provider.primary_secret_field.name
-    if new_config is None or not current_secret.get(name):
-        return {}
-    if _upstream_host(provider, connection.config) == _upstream_host(provider, new_config):
-        return {}
-    if _presents_secret(provider, secret, current_secret):
-        return {}
-    return {
-        name: [
-            "The base URL now points at another host: paste the key again to send it there "
-            "(the stored key is never sent to a new host without it)."
-        ]
-    }
-
-
-def _secret_hint(provider: Provider, secret: dict) -> str:
-    return mask_secret(secret.get(provider.primary_secret_field.name))
-
-
 @transaction.atomic
 def integration_connection_create(
     *,
@@ -202,15 +67,15 @@ def integration_connection_create(
     Raises `ValidationError` (per field: `name`, `integration`, config and secret field
     names) and `Conflict` when the name is taken.
     """
-    provider = _provider(integration)
+    provider = provider_for(integration)
     errors: dict[str, list[str]] = {}
     try:
-        cleaned_config = _clean_config(provider, config)
+        cleaned_config = clean_config(provider, config)
     except ValidationError as error:
         errors.update(error.message_dict)
         cleaned_config = {}
     try:
-        cleaned_secret = _merge_secret(provider, secret, {})
+        cleaned_secret = merge_secret(provider, secret, {})
     except ValidationError as error:
         errors.update(error.message_dict)
         cleaned_secret = {}
@@ -221,7 +86,7 @@ def integration_connection_create(
         integration=integration,
         config=cleaned_config,
         secret=json.dumps(cleaned_secret),
-        secret_hint=_secret_hint(provider, cleaned_secret),
+        secret_hint=secret_hint(provider, cleaned_secret),
         status=IntegrationConnection.Status.CHECKING,
         created_by_id=actor.user_id,
         updated_by_id=actor.user_id,
@@ -266,8 +131,14 @@ def integration_connection_update(
     secret: dict | None = None,
 ) -> IntegrationConnection:
     """Change a connection in place. `None` leaves a part unchanged; `config` replaces the
-    whole config; a secret field omitted, empty or equal to its hint stays as stored, a
-    new value rotates the key (same connection, new check)."""
+    whole config; a secret field omitted, empty or equal to its hint stays as stored.
+
+    A new key alone is checked before it serves: it waits as the pending key (encrypted)
+    while the stored key keeps serving, and replaces it only once the provider accepts it
+    (`tasks.validate_pending_key`). A new key sent with new upstream settings (another
+    base URL, organization or project) replaces the stored one at once and the connection
+    is checked again: the old key is of no use at the new upstream.
+    """
     connection = IntegrationConnection.objects.select_for_update().get(pk=connection.pk)
     provider = connection.provider
     changes: dict = {}
@@ -275,20 +146,20 @@ def integration_connection_update(
     new_config = new_secret = None
     if config is not None:
         try:
-            new_config = _clean_config(provider, config)
+            new_config = clean_config(provider, config)
         except ValidationError as error:
             errors.update(error.message_dict)
     if secret is not None:
         try:
-            new_secret = _merge_secret(provider, secret, connection.secret_values)
+            new_secret = merge_secret(provider, secret, connection.secret_values)
         except ValidationError as error:
             errors.update(error.message_dict)
-    errors.update(_host_change_error(connection, provider, new_config, secret))
+    errors.update(host_change_error(connection, provider, new_config, secret))
     if display_name is not None and display_name.strip() != connection.display_name:
         changes["display_name"] = [connection.display_name, display_name.strip()]
         connection.display_name = display_name.strip()
         try:
-            connection.full_clean(validate_constraints=False, exclude=["secret"])
+            connection.full_clean(validate_constraints=False, exclude=["secret", "pending_secret"])
         except ValidationError as error:
             errors.update(error.message_dict)
     if errors:
@@ -297,20 +168,26 @@ def integration_connection_update(
     recheck = False
     if new_config is not None and new_config != connection.config:
         changes["config"] = [connection.config, new_config]
-        hosts = [_upstream_host(provider, config) for config in (connection.config, new_config)]
+        hosts = [upstream_host(provider, config) for config in (connection.config, new_config)]
         if hosts[0] != hosts[1]:
             changes["host"] = hosts
         recheck = any(connection.config.get(key) != new_config.get(key) for key in UPSTREAM_CONFIG)
         connection.config = new_config
     rotated = new_secret is not None and new_secret != connection.secret_values
+    pending = rotated and not recheck
     if rotated:
-        old_hint = connection.secret_hint
-        connection.secret = json.dumps(new_secret)
-        connection.secret_hint = _secret_hint(provider, new_secret)
-        changes["key"] = [old_hint, connection.secret_hint]
+        hint = secret_hint(provider, new_secret)
+        changes["key"] = [connection.secret_hint, hint]
+        if pending:
+            changes["key_checked_first"] = True
+            _hold_pending_key(connection, new_secret, hint)
+        else:
+            connection.secret = json.dumps(new_secret)
+            connection.secret_hint = hint
+            _clear_pending_key(connection)
     if not changes:
         return connection
-    if rotated or recheck:
+    if recheck:
         connection.secret_version += 1
         connection.status = IntegrationConnection.Status.CHECKING
         connection.status_message = ""
@@ -327,10 +204,97 @@ def integration_connection_update(
         target_label=connection.name,
         changes=changes,
     )
-    if rotated or recheck:
+    if recheck:
         _queue_validation(connection)
     else:
         cache_versions.bump_on_commit(cache_versions.ROUTING)
+    if pending:
+        _queue_pending_check(connection)
+    return connection
+
+
+def _hold_pending_key(connection: IntegrationConnection, secret: dict, hint: str) -> None:
+    connection.pending_secret = json.dumps(secret)
+    connection.pending_secret_hint = hint
+    connection.pending_status = PendingStatus.CHECKING
+    connection.pending_message = ""
+    connection.pending_version += 1
+
+
+def _clear_pending_key(connection: IntegrationConnection) -> None:
+    connection.pending_secret = None
+    connection.pending_secret_hint = ""
+    connection.pending_status = PendingStatus.NONE
+    connection.pending_message = ""
+    connection.pending_version += 1  # a check still on its way is outdated
+
+
+def _queue_pending_check(connection: IntegrationConnection) -> None:
+    from .tasks import validate_pending_key
+
+    connection_id, version = connection.pk, connection.pending_version
+
+    def after_commit():
+        try:
+            validate_pending_key.delay(connection_id, version)
+        except Exception:  # the broker is down: the key stays pending, the old one serves
+            logger.exception("could not queue the check of a new key of %s", connection_id)
+            IntegrationConnection.objects.filter(pk=connection_id, pending_version=version).update(
+                pending_status=PendingStatus.REJECTED,
+                pending_secret=None,
+                pending_message="The check could not be started; paste the new key again.",
+            )
+
+    transaction.on_commit(after_commit)
+
+
+@transaction.atomic
+def integration_connection_pending_key_result(
+    *, connection_id: int, pending_version: int, models: list | None, reason: str = ""
+) -> IntegrationConnection | None:
+    """Store the outcome of a pending key's check. Accepted (`models`, the provider's
+    list): the pending key becomes the key, the connection is valid. Refused (`models`
+    None): the pending key is dropped with `reason`, the stored key keeps serving.
+
+    Ignored when another key was submitted since (or the connection is gone). Audited
+    without an actor: the provider decided.
+    """
+    connection = (
+        IntegrationConnection.objects.select_for_update()
+        .filter(pk=connection_id, pending_version=pending_version)
+        .select_related("workspace")
+        .first()
+    )
+    if connection is None or connection.pending_status != PendingStatus.CHECKING:
+        return None
+    hint = connection.pending_secret_hint
+    if models is None:
+        connection.pending_secret = None
+        connection.pending_status = PendingStatus.REJECTED
+        connection.pending_message = reason[:500]
+        connection.save(update_fields=["pending_secret", "pending_status", "pending_message"])
+        outcome = {"key": hint, "refused": reason}
+    else:
+        outcome = {"key": [connection.secret_hint, hint]}
+        connection.secret = connection.pending_secret
+        connection.secret_hint = hint
+        connection.secret_version += 1
+        connection.status = IntegrationConnection.Status.VALID
+        connection.status_message = f"{len(models)} models available"
+        connection.validated_at = timezone.now()
+        connection.check_attempts = 0
+        connection.next_check_at = None
+        _clear_pending_key(connection)
+        connection.save()
+        cache_versions.bump_on_commit(cache_versions.ROUTING)
+    audit_log_record(
+        workspace=connection.workspace,
+        actor=None,
+        action="integration.key_replaced" if models is not None else "integration.key_refused",
+        target_type="integration_connection",
+        target_label=connection.name,
+        changes=outcome,
+    )
     return connection
 
 
@@ -403,7 +367,9 @@ def secrets_reencrypt(*, actor: Principal | None = None) -> int:
             if connection is None:  # deleted meanwhile
                 continue
             # Reading decrypted with any configured key; writing encrypts with the first.
-            IntegrationConnection.objects.filter(pk=connection_id).update(secret=connection.secret)
+            IntegrationConnection.objects.filter(pk=connection_id).update(
+                secret=connection.secret, pending_secret=connection.pending_secret
+            )
             counts.setdefault(connection.workspace_id, []).append(connection.name)
     workspaces = Workspace.objects.in_bulk(list(counts))
     for workspace_id, names in counts.items():

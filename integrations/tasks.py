@@ -9,8 +9,16 @@ from django.utils import timezone
 
 from blaxel_console import cache_versions
 
-from .catalog import ProviderRejected, ProviderUnreachable, fetch_live_models, remember_live_models
-from .models import IntegrationConnection
+from . import services
+from .catalog import (
+    ProviderError,
+    ProviderRejected,
+    ProviderUnreachable,
+    fetch_live_models,
+    remember_live_models,
+)
+from .models import IntegrationConnection, PendingStatus
+from .signals import connection_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,10 @@ def _record(connection_id: int, secret_version: int, **fields) -> bool:
     ).update(validated_at=timezone.now(), **fields)
     if updated:
         cache_versions.bump(cache_versions.ROUTING)
+        if "status" in fields:
+            connection_status_changed.send(
+                sender=IntegrationConnection, connection_id=connection_id, status=fields["status"]
+            )
     return bool(updated)
 
 
@@ -142,3 +154,40 @@ def refresh_catalogs() -> int:
     for connection_id in ids:
         refresh_catalog.delay(connection_id)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def validate_pending_key(connection_id: int, pending_version: int) -> None:
+    """Check a replacement key the way a new connection's key is checked (list the
+    provider's models with it); it replaces the stored key only if the provider accepts
+    it. Refused or unreachable: the stored key keeps serving and the reason is shown."""
+    connection = IntegrationConnection.objects.filter(
+        pk=connection_id, pending_version=pending_version, pending_status=PendingStatus.CHECKING
+    ).first()
+    if connection is None:
+        return
+    # The same connection with the new key, in memory only.
+    candidate = IntegrationConnection(
+        pk=connection.pk,
+        workspace_id=connection.workspace_id,
+        integration=connection.integration,
+        config=connection.config,
+        secret=connection.pending_secret,
+        secret_version=connection.secret_version + 1,
+    )
+    try:
+        models = fetch_live_models(candidate)
+    except ProviderError as error:
+        reason = str(error) or f"rejected ({getattr(error, 'status_code', '')})"
+        services.integration_connection_pending_key_result(
+            connection_id=connection_id, pending_version=pending_version, models=None, reason=reason
+        )
+        return
+    accepted = services.integration_connection_pending_key_result(
+        connection_id=connection_id, pending_version=pending_version, models=models
+    )
+    if accepted is not None:
+        remember_live_models(accepted, models)
+        connection_status_changed.send(
+            sender=IntegrationConnection, connection_id=connection_id, status=Status.VALID
+        )

@@ -17,11 +17,40 @@ from workspaces.mixins import WorkspaceMixin
 from workspaces.services import Conflict
 
 from . import permissions, pricing, selectors, services
-from .catalog import catalog_snapshot, rank_models
+from .catalog import catalog_snapshot
+from .catalog_search import rank_models
 from .forms import ConnectionCreateForm, ConnectionSettingsForm, RotateKeyForm
-from .models import IntegrationConnection
+from .models import IntegrationConnection, PendingStatus
 
 CATALOG_PAGE_SIZE = 50
+
+
+def key_check_outcome(connection: IntegrationConnection) -> tuple[int, str]:
+    """A message level and sentence for where the check of a connection's key stands
+    now (it may have ended before the page that reports it)."""
+    provider = connection.provider.display_name
+    if connection.status == IntegrationConnection.Status.VALID:
+        return messages.SUCCESS, f"{provider} accepted its key."
+    if connection.status == IntegrationConnection.Status.INVALID:
+        reason = connection.status_message or "refused"
+        return messages.ERROR, f"The key could not be confirmed with {provider}: {reason}."
+    return messages.SUCCESS, f"Its key is being checked with {provider}."
+
+
+def replacement_outcome(connection: IntegrationConnection) -> tuple[int, str]:
+    """A message level and sentence for where the check of a replacement key stands."""
+    provider = connection.provider.display_name
+    if connection.pending_status == PendingStatus.CHECKING:
+        return messages.SUCCESS, (
+            f"The new key is being checked with {provider}; the current key serves until "
+            "it is accepted."
+        )
+    if connection.pending_status == PendingStatus.REJECTED:
+        return messages.ERROR, (
+            f"The new key was not accepted ({connection.pending_message or 'refused'}); "
+            f"the key {connection.secret_hint} is still in use."
+        )
+    return messages.SUCCESS, f"Key replaced: {provider} accepted the new key."
 
 
 class IntegrationsMixin(WorkspaceMixin):
@@ -116,12 +145,11 @@ class ConnectionCreateView(ProviderMixin, TemplateView):
         form = ConnectionCreateForm(request.POST, provider=self.provider)
         connection = submit_form(form, lambda: self.create_connection(form), error_field="name")
         if connection is None:
+            form.ask_for_secrets_again()
             return self.render_to_response(self.get_context_data(form=form))
-        messages.success(
-            request,
-            f"Integration “{connection.name}” created. Its key is being checked "
-            f"with {self.provider.display_name}.",
-        )
+        connection.refresh_from_db()  # the check may have ended already (eager tasks)
+        level, outcome = key_check_outcome(connection)
+        messages.add_message(request, level, f"Integration “{connection.name}” created. {outcome}")
         return redirect(self.connection_url(connection))
 
     def create_connection(self, form: ConnectionCreateForm) -> IntegrationConnection:
@@ -162,12 +190,17 @@ class ConnectionDetailView(ConnectionMixin, TemplateView):
 
 
 class ConnectionStatusView(ConnectionMixin, TemplateView):
-    """The status badge alone; polled by htmx while the key is being checked."""
+    """The status badge alone; polled by htmx while the key is being checked (on the
+    connection's page, with how a replacement key's check stands)."""
 
     template_name = "integrations/_status.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(connection=self.get_connection(), **kwargs)
+        return super().get_context_data(
+            connection=self.get_connection(),
+            show_pending_key=self.request.GET.get("pending") == "1",
+            **kwargs,
+        )
 
 
 class ConnectionModelsView(ConnectionMixin, TemplateView):
@@ -210,8 +243,10 @@ class ConnectionRotateView(ConnectionFormView):
             ),
         )
         if rotated is None:
+            form.ask_for_secrets_again()
             return self.render_to_response(self.get_context_data(rotate_form=form))
-        messages.success(request, "Key replaced. The connection is being checked with the new key.")
+        rotated.refresh_from_db()  # the check may have ended already (eager tasks)
+        messages.add_message(request, *replacement_outcome(rotated))
         return redirect(self.connection_url(connection))
 
 
@@ -230,6 +265,7 @@ class ConnectionSettingsView(ConnectionFormView):
             ),
         )
         if saved is None:
+            form.ask_for_secrets_again()
             return self.render_to_response(self.get_context_data(settings_form=form))
         messages.success(request, "Settings saved.")
         return redirect(self.connection_url(connection))

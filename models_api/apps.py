@@ -8,6 +8,7 @@ class ModelsApiConfig(AppConfig):
     def ready(self):
         from workspaces.signals import workspace_deleting
 
+        from . import receivers  # noqa: F401 - connects the signal receivers
         from .services import workspace_model_apis_delete
 
         workspace_deleting.connect(workspace_model_apis_delete, dispatch_uid=__name__)

@@ -14,49 +14,25 @@ from django.db import transaction
 
 from blaxel_console import cache_versions
 from integrations.models import IntegrationConnection
-from integrations.providers import get_provider
 from workspaces.models import Workspace
 from workspaces.principals import Principal
 from workspaces.services import Conflict, audit_log_record, save_new_or_conflict
 
-from .models import ModelAPI, ModelAPIConnection, ModelAPIEvent
+from .deployment import EventType, add_event, start_deploy_check
+from .models import ModelAPI, ModelAPIConnection
 from .policies.services import model_api_set_policies
-from .validation import validate_connections, validate_labels, validate_model
+from .validation import (
+    validate_connections,
+    validate_labels,
+    validate_model,
+    validate_model_in_catalog,
+    validate_usable,
+)
 
 # Names that would collide with the console's own pages under /<workspace>/models/.
 RESERVED_NAMES = frozenset({"new"})
 
 Status = ModelAPI.Status
-
-
-class EventType:
-    DEPLOYMENT = "Deployment"
-    DEACTIVATION = "Deactivation"
-
-
-def _add_event(model_api: ModelAPI, *, type: str, status: str, message: str) -> ModelAPIEvent:
-    return ModelAPIEvent.objects.create(
-        model_api=model_api, type=type, status=status, message=message
-    )
-
-
-def _start_deploy_check(model_api: ModelAPI, connection: IntegrationConnection) -> None:
-    model_api.status = Status.DEPLOYING
-    _add_event(
-        model_api,
-        type=EventType.DEPLOYMENT,
-        status=Status.DEPLOYING,
-        message=f"Checking that the model “{model_api.runtime_model}” is available through "
-        f"the connection “{connection.name}”.",
-    )
-    model_api_id = model_api.pk
-    transaction.on_commit(lambda: _queue_deploy_check(model_api_id))
-
-
-def _queue_deploy_check(model_api_id: int) -> None:
-    from .tasks import model_api_deploy  # the task module imports this one
-
-    model_api_deploy.delay(model_api_id)
 
 
 def _set_connections(model_api: ModelAPI, connections: Sequence[IntegrationConnection]) -> None:
@@ -95,6 +71,8 @@ def model_api_create(
     if name in RESERVED_NAMES:
         raise ValidationError({"name": f"“{name}” is reserved; choose another name."})
     provider_id = validate_connections(workspace=workspace, connections=connections)
+    validate_usable(connections)
+    validate_model_in_catalog(connections[0], validate_model(model))
     model_api = ModelAPI(
         workspace=workspace,
         name=name,
@@ -114,9 +92,9 @@ def model_api_create(
     )
     _set_connections(model_api, connections)
     if model_api.enabled:
-        _start_deploy_check(model_api, connections[0])
+        start_deploy_check(model_api, connections[0])
     else:
-        _add_event(
+        add_event(
             model_api,
             type=EventType.DEACTIVATION,
             status=Status.DEACTIVATED,
@@ -175,6 +153,7 @@ def _apply_connections(model_api: ModelAPI, current: list, connections) -> dict:
     provider_id = validate_connections(workspace=model_api.workspace, connections=connections)
     if [c.pk for c in connections] == [c.pk for c in current]:
         return {}
+    validate_usable([c for c in connections if c.pk not in {known.pk for known in current}])
     model_api.runtime_type = provider_id
     _set_connections(model_api, connections)
     return {"connections": [[c.name for c in current], [c.name for c in connections]]}
@@ -185,14 +164,14 @@ def _follow_lifecycle(model_api: ModelAPI, changes: dict, serving) -> None:
     if not model_api.enabled:
         if "enabled" in changes:
             model_api.status = Status.DEACTIVATED
-            _add_event(
+            add_event(
                 model_api,
                 type=EventType.DEACTIVATION,
                 status=Status.DEACTIVATED,
                 message="Disabled: the endpoint refuses calls until it is enabled again.",
             )
     elif changes.keys() & {"enabled", "model", "connections"}:
-        _start_deploy_check(model_api, serving)
+        start_deploy_check(model_api, serving)
 
 
 @transaction.atomic
@@ -228,6 +207,8 @@ def model_api_update(
         current = list(connections)
     if not changes:
         return model_api
+    if changes.keys() & {"model", "connections"}:
+        validate_model_in_catalog(current[0], model_api.runtime_model)
     model_api.stamp(actor)
     model_api.full_clean(validate_constraints=False)
     _follow_lifecycle(model_api, changes, current[0])
@@ -259,7 +240,7 @@ def model_api_check_again(*, model_api: ModelAPI, actor: Principal) -> ModelAPI:
         .order_by("position")
         .first()
     )
-    _start_deploy_check(model_api, first_link.connection)
+    start_deploy_check(model_api, first_link.connection)
     model_api.stamp(actor)
     model_api.save(update_fields=["status", "updated_by", "updated_by_label", "updated_at"])
     cache_versions.bump_on_commit(cache_versions.ROUTING)
@@ -286,65 +267,3 @@ def workspace_model_apis_delete(sender, *, workspace, **kwargs) -> None:
     workspace's connections, which go with the workspace (`workspace_deleting`)."""
     ModelAPI.objects.for_workspace(workspace).delete()
     cache_versions.bump_on_commit(cache_versions.ROUTING)
-
-
-@transaction.atomic
-def model_api_record_deploy_result(
-    *,
-    model_api_id: int,
-    checked_model: str,
-    checked_connection_id: int,
-    available: bool | None,
-    reason: str = "",
-) -> ModelAPI | None:
-    """Store the outcome of a deploy check: DEPLOYED when the model is available, FAILED
-    with an event saying why when it is not (`available=False`: not in the catalog;
-    None: the provider could not be asked, `reason` says why).
-
-    Ignored when the model API changed since the check started (a newer check is queued)
-    or was deleted.
-    """
-    model_api = (
-        ModelAPI.objects.select_for_update().select_related("workspace").filter(pk=model_api_id)
-    ).first()
-    if model_api is None or model_api.status != Status.DEPLOYING or not model_api.enabled:
-        return None
-    first_link = (
-        ModelAPIConnection.objects.filter(model_api=model_api)
-        .select_related("connection")
-        .order_by("position")
-        .first()
-    )
-    if (
-        first_link is None
-        or first_link.connection_id != checked_connection_id
-        or model_api.runtime_model != checked_model
-    ):
-        return None
-    connection = first_link.connection
-    provider = get_provider(connection.integration)
-    provider_name = provider.display_name if provider else connection.integration
-    if available:
-        model_api.status = Status.DEPLOYED
-        message = (
-            f"Deployed: the model “{checked_model}” is available through the connection "
-            f"“{connection.name}”."
-        )
-    elif available is False:
-        model_api.status = Status.FAILED
-        message = (
-            f"Unknown model: “{checked_model}” is not in the {provider_name} model catalog "
-            f"of the connection “{connection.name}”. Choose a model from the catalog."
-        )
-    else:
-        model_api.status = Status.FAILED
-        message = (
-            f"Provider unreachable: could not check the model “{checked_model}” with "
-            f"{provider_name} through the connection “{connection.name}”"
-            + (f" ({reason})." if reason else ".")
-            + " Check the connection, then check again."
-        )
-    model_api.save(update_fields=["status", "updated_at"])
-    _add_event(model_api, type=EventType.DEPLOYMENT, status=model_api.status, message=message)
-    cache_versions.bump_on_commit(cache_versions.ROUTING)
-    return model_api

@@ -4,6 +4,8 @@ import logging
 
 from celery import shared_task
 
+from integrations.models import IntegrationConnection
+
 from .models import ModelAPI, ModelAPIConnection
 
 logger = logging.getLogger(__name__)
@@ -16,7 +18,7 @@ def model_api_deploy(model_api_id: int) -> None:
     the provider could not be reached)."""
     from integrations.catalog import catalog_snapshot, model_in_catalog
 
-    from . import services
+    from . import deployment
 
     model_api = ModelAPI.objects.filter(pk=model_api_id).first()
     if model_api is None or model_api.status != ModelAPI.Status.DEPLOYING:
@@ -28,6 +30,9 @@ def model_api_deploy(model_api_id: int) -> None:
         .first()
     )
     if link is None:
+        return
+    if link.connection.status == IntegrationConnection.Status.INVALID:
+        deployment.model_apis_follow_connection(connection_id=link.connection_id)
         return
     reason = ""
     try:
@@ -41,7 +46,7 @@ def model_api_deploy(model_api_id: int) -> None:
             "deploy check of model API %s failed: %s", model_api_id, type(error).__name__
         )
         available, reason = None, type(error).__name__
-    services.model_api_record_deploy_result(
+    deployment.model_api_record_deploy_result(
         model_api_id=model_api_id,
         checked_model=model_api.runtime_model,
         checked_connection_id=link.connection_id,

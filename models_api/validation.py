@@ -70,3 +70,35 @@ def validate_model(model) -> str:
     if not isinstance(model, str) or not model.strip():
         raise ValidationError({"model": "Choose the provider's model to call."})
     return model.strip()
+
+
+def validate_usable(connections: Sequence[IntegrationConnection]) -> None:
+    """A model API may not start using a connection whose key was refused (or whose
+    provider cannot be reached): its calls would all fail."""
+    for connection in connections:
+        if not connection.is_usable:
+            reason = connection.status_message or "its key was refused"
+            raise ValidationError(
+                {"connections": f"The connection “{connection.name}” is Invalid ({reason}). "
+                 "Fix its key or choose another connection."}
+            )  # fmt: skip
+
+
+def validate_model_in_catalog(connection: IntegrationConnection, model: str) -> None:
+    """The model must be in the connection's catalog; a close match is suggested ("did
+    you mean gpt-4o?"). When the provider cannot be asked and the model is not in the
+    built-in table, the model is let through: the deploy check decides."""
+    from integrations.catalog import catalog_snapshot, model_in_catalog
+    from integrations.catalog_search import closest_model_id
+
+    if model_in_catalog(connection, model) is not False:
+        return
+    provider = get_provider(connection.integration)
+    provider_name = provider.display_name if provider else connection.integration
+    message = f"“{model}” is not in the {provider_name} catalog of “{connection.name}”."
+    suggestion = closest_model_id(catalog_snapshot(connection).by_id, model)
+    if suggestion:
+        message += f" Did you mean {suggestion}?"
+    else:
+        message += " Search the catalog and pick a model from it."
+    raise ValidationError({"model": message})

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.views.generic import FormView, TemplateView
 
-from integrations.catalog import catalog_search
+from integrations.catalog_search import catalog_search
 from integrations.providers import PROVIDERS
 from integrations.selectors import connections_for_provider, connections_for_workspace
 from workspaces.forms import add_service_error
@@ -99,10 +99,22 @@ class ModelAPICreateView(ModelAPIScreenMixin, FormView):
         except (Conflict, ValidationError) as error:
             add_service_error(form, error, "name", renames={"connections": "connection"})
             return self.form_invalid(form)
-        messages.success(
-            self.request, f"Model API “{model_api.name}” created; checking the model now."
-        )
+        messages.add_message(self.request, *creation_outcome(model_api))
         return redirect("model_api_overview", workspace=self.workspace.name, name=model_api.name)
+
+
+def creation_outcome(model_api) -> tuple[int, str]:
+    """A message level and sentence for where a new model API's check stands now (it may
+    have ended before the page that reports it)."""
+    model_api.refresh_from_db(fields=["status"])
+    name = model_api.name
+    if model_api.status == model_api.Status.DEPLOYED:
+        return messages.SUCCESS, f"Model API “{name}” created and deployed."
+    if model_api.status == model_api.Status.FAILED:
+        return messages.ERROR, f"Model API “{name}” created, but its check failed (see Events)."
+    if model_api.status == model_api.Status.DEACTIVATED:
+        return messages.SUCCESS, f"Model API “{name}” created, disabled."
+    return messages.SUCCESS, f"Model API “{name}” created; checking the model now."
 
 
 class CatalogSearchView(ModelAPIScreenMixin, TemplateView):
@@ -113,7 +125,8 @@ class CatalogSearchView(ModelAPIScreenMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        name = self.request.GET.get("connection", "")
+        # The create form's connection field, or the edit form's serving connection.
+        name = self.request.GET.get("connection") or self.request.GET.get("connection_0", "")
         query = (self.request.GET.get("model") or self.request.GET.get("q") or "").strip()
         connection = connections_for_workspace(workspace=self.workspace).filter(name=name).first()
         results, error = [], ""
@@ -214,7 +227,16 @@ class ModelAPIEditView(ModelAPIPageMixin, FormView):
 
     def get_form(self, form_class=None):
         data = self.request.POST if self.request.method == "POST" else None
-        return ModelAPIEditForm.for_model_api(self.model_api, data)
+        return ModelAPIEditForm.for_model_api(
+            self.model_api,
+            connections=list(
+                connections_for_provider(
+                    workspace=self.workspace, provider_id=self.model_api.runtime_type
+                )
+            ),
+            current=selectors.model_api_connections(model_api=self.model_api),
+            data=data,
+        )
 
     def form_valid(self, form):
         try:
@@ -223,10 +245,13 @@ class ModelAPIEditView(ModelAPIPageMixin, FormView):
                 actor=self.principal,
                 display_name=form.cleaned_data["display_name"],
                 enabled=form.cleaned_data["enabled"],
+                connections=form.cleaned_data["connection_objects"],
                 model=form.cleaned_data["model"],
             )
         except ValidationError as error:
-            add_service_error(form, error, renames={"runtime_model": "model"})
+            add_service_error(
+                form, error, renames={"runtime_model": "model", "connections": "connection_0"}
+            )
             return self.form_invalid(form)
         messages.success(self.request, f"Model API “{self.model_api.name}” saved.")
         return redirect(

@@ -131,3 +131,30 @@ def openai_clients(gateway_url):
 def member_gateway_clients(asgi_server, acme_model_api, member_key, openai_clients):
     """(OpenAI, AsyncOpenAI) of `acme`'s member, aimed at "my-gpt" on a live gateway."""
     return openai_clients(asgi_server, member_key)
+
+
+@pytest.fixture
+def retiring_model(fake_openai):
+    """`retiring_model("late-model")`: the fake provider lists that model too (a model API
+    may be created on it); `retiring_model.retire()` takes it out of the provider's list
+    and forgets the cached catalogs, as when a provider retires a model."""
+    from integrations import catalog
+    from integrations.fake_openai import BUILTIN_MODELS
+    from integrations.models import IntegrationConnection
+
+    listed = [model for model, _, _ in BUILTIN_MODELS]
+
+    def forget_catalogs():
+        for connection in IntegrationConnection.objects.all():
+            catalog.cache.delete(catalog.cache_key(connection))
+
+    class Retiring:
+        def __call__(self, *models: str) -> None:
+            fake_openai.configure(models=[*listed, *models])
+            forget_catalogs()
+
+        def retire(self) -> None:
+            fake_openai.configure(models=listed)
+            forget_catalogs()
+
+    return Retiring()

@@ -78,6 +78,19 @@ def connection_representation(connection: IntegrationConnection) -> dict:
         "status": connection.status,
         "statusMessage": connection.status_message,
         "validatedAt": iso_time(connection.validated_at),
+        "pendingKey": pending_key_representation(connection),
+    }
+
+
+def pending_key_representation(connection: IntegrationConnection) -> dict | None:
+    """A replacement key being checked (or just refused), by its hint only; None when
+    there is none. The key in `spec.secret` is the one serving meanwhile."""
+    if not connection.pending_status:
+        return None
+    return {
+        "secret": {connection.provider.primary_secret_field.name: connection.pending_secret_hint},
+        "status": connection.pending_status,
+        "message": connection.pending_message,
     }
 
 

@@ -13,7 +13,8 @@ from workspaces.api.base import WorkspaceAPIView
 from workspaces.api.representation import array_of, operation
 
 from .. import selectors, services
-from ..catalog import catalog_snapshot, rank_models
+from ..catalog import catalog_snapshot
+from ..catalog_search import rank_models
 from ..models import IntegrationConnection
 from ..permissions import API_ACTIONS
 from ..providers import get_provider

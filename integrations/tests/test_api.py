@@ -106,16 +106,22 @@ def test_put_with_the_masked_secret_sent_back_keeps_the_key(admin_api, connectio
     assert stored.secret_version == 1
 
 
-def test_put_with_a_new_key_rotates_in_place(admin_api, connection):
+def test_put_with_a_new_key_holds_it_until_it_is_checked(admin_api, connection):
     response = admin_api.put(
         f"{BASE}/main", {"spec": {"secret": {"apiKey": NEW_KEY}}}, format="json"
     )
     assert response.status_code == 200
-    assert response.json()["spec"]["secret"] == {"apiKey": "sk-…cafe"}
-    assert response.json()["status"] == "checking"
+    # The stored key keeps serving; the new one waits for the provider's answer.
+    assert response.json()["spec"]["secret"] == {"apiKey": "sk-…beef"}
+    assert response.json()["pendingKey"] == {
+        "secret": {"apiKey": "sk-…cafe"},
+        "status": "checking",
+        "message": "",
+    }
     assert_no_key(response)
     stored = IntegrationConnection.objects.get(pk=connection.pk)
-    assert stored.secret_values == {"apiKey": NEW_KEY}
+    assert stored.secret_values == {"apiKey": KEY}
+    assert stored.pending_secret_values == {"apiKey": NEW_KEY}
     assert stored.config == {"baseUrl": "http://127.0.0.1:9/v1"}  # absent config: unchanged
 
 

@@ -8,11 +8,10 @@ from integrations.catalog import (
     CatalogModel,
     builtin_model,
     catalog_for_connection,
-    catalog_search,
     catalog_snapshot,
     model_in_catalog,
-    rank_models,
 )
+from integrations.catalog_search import catalog_search, closest_model_id, rank_models
 from integrations.models import IntegrationConnection
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +166,23 @@ def test_search_ranks_exact_then_prefix_then_substring(connection, fake_openai):
 def test_rank_models_is_pure():
     models = [CatalogModel(id=name) for name in ("b-x", "x", "xa", "ax")]
     assert ids(rank_models(models, "X")) == ["x", "xa", "ax", "b-x"]
+
+
+def test_search_forgives_separators_and_typos():
+    models = [CatalogModel(id=name) for name in ("gpt-4o", "gpt-4o-mini", "o3-mini", "gpt-5")]
+    # Before fuzzy search, "gpt4o" and "gtp-4o" found nothing.
+    assert ids(rank_models(models, "gpt4o")) == ["gpt-4o", "gpt-4o-mini"]
+    assert ids(rank_models(models, "GPT 4o mini")) == ["gpt-4o-mini"]
+    assert ids(rank_models(models, "gtp-4o"))[:2] == ["gpt-4o", "gpt-4o-mini"]
+    assert rank_models(models, "claude") == []
+
+
+def test_closest_model_id_suggests_what_was_meant():
+    catalog_ids = ["gpt-4o", "gpt-4o-mini", "o3-mini", "text-embedding-3-small"]
+    assert closest_model_id(catalog_ids, "gpt4o") == "gpt-4o"
+    assert closest_model_id(catalog_ids, "gpt-4o-mni") == "gpt-4o-mini"
+    assert closest_model_id(catalog_ids, "o3mini") == "o3-mini"
+    assert closest_model_id(catalog_ids, "claude-3-opus") is None
 
 
 def test_builtin_facts():

@@ -19,10 +19,11 @@ NEW_KEY = "sk-proj-Zq81rotatedSecretValue99c3d4"
 pytestmark = pytest.mark.django_db
 
 
-def raw_secret(connection_id: int) -> bytes:
+def raw_secret(connection_id: int, column: str = "secret") -> bytes:
     with db_connection.cursor() as cursor:
         cursor.execute(
-            "SELECT secret FROM integrations_integrationconnection WHERE id = %s", [connection_id]
+            f"SELECT {column} FROM integrations_integrationconnection WHERE id = %s",
+            [connection_id],
         )
         (value,) = cursor.fetchone()
     return bytes(value) if not isinstance(value, str) else value.encode()
@@ -148,7 +149,7 @@ def test_update_with_masked_or_missing_secret_keeps_it(make_connection, actor, s
     assert not AuditLogEntry.objects.filter(action="integration.rotate_key").exists()
 
 
-def test_rotation_replaces_the_key_in_place(make_connection, actor, workspace):
+def test_a_new_key_waits_encrypted_while_the_old_one_serves(make_connection, actor, workspace):
     connection = make_connection(key=KEY, base_url="http://127.0.0.1:9/v1")
     IntegrationConnection.objects.filter(pk=connection.pk).update(status="valid")
     services.integration_connection_update(
@@ -156,13 +157,57 @@ def test_rotation_replaces_the_key_in_place(make_connection, actor, workspace):
     )
     rotated = IntegrationConnection.objects.get(pk=connection.pk)
     assert IntegrationConnection.objects.count() == 1
-    assert rotated.secret_values == {"apiKey": NEW_KEY}
-    assert rotated.secret_hint == "sk-…c3d4"
-    assert rotated.secret_version == 2
-    assert rotated.status == IntegrationConnection.Status.CHECKING
-    assert NEW_KEY.encode() not in raw_secret(connection.pk)
+    # Until the provider accepts it, the stored key is unchanged and still serves.
+    assert rotated.secret_values == {"apiKey": KEY}
+    assert rotated.secret_hint == "sk-…a1b2"
+    assert rotated.secret_version == 1
+    assert rotated.status == IntegrationConnection.Status.VALID
+    assert rotated.pending_secret_values == {"apiKey": NEW_KEY}
+    assert rotated.pending_secret_hint == "sk-…c3d4"
+    assert rotated.pending_status == "checking"
+    assert NEW_KEY.encode() not in raw_secret(connection.pk, "pending_secret")
     entry = AuditLogEntry.objects.for_workspace(workspace).get(action="integration.rotate_key")
-    assert entry.changes == {"key": ["sk-…a1b2", "sk-…c3d4"]}
+    assert entry.changes == {"key": ["sk-…a1b2", "sk-…c3d4"], "key_checked_first": True}
+
+
+def test_an_accepted_new_key_replaces_the_old_one(make_connection, actor, workspace):
+    connection = make_connection(key=KEY, base_url="http://127.0.0.1:9/v1")
+    services.integration_connection_update(
+        connection=connection, actor=actor, secret={"apiKey": NEW_KEY}
+    )
+    version = IntegrationConnection.objects.get(pk=connection.pk).pending_version
+    # A result for an older submission is ignored.
+    assert (
+        services.integration_connection_pending_key_result(
+            connection_id=connection.pk, pending_version=version - 1, models=[]
+        )
+        is None
+    )
+    services.integration_connection_pending_key_result(
+        connection_id=connection.pk, pending_version=version, models=[]
+    )
+    replaced = IntegrationConnection.objects.get(pk=connection.pk)
+    assert replaced.secret_values == {"apiKey": NEW_KEY}
+    assert (replaced.secret_hint, replaced.secret_version) == ("sk-…c3d4", 2)
+    assert (replaced.status, replaced.pending_status) == ("valid", "")
+    assert replaced.pending_secret is None
+    assert NEW_KEY.encode() not in raw_secret(connection.pk)
+    assert AuditLogEntry.objects.get(action="integration.key_replaced").actor_label == "system"
+
+
+def test_a_refused_new_key_is_dropped_and_the_old_one_kept(make_connection, actor):
+    connection = make_connection(key=KEY, base_url="http://127.0.0.1:9/v1")
+    services.integration_connection_update(
+        connection=connection, actor=actor, secret={"apiKey": NEW_KEY}
+    )
+    version = IntegrationConnection.objects.get(pk=connection.pk).pending_version
+    services.integration_connection_pending_key_result(
+        connection_id=connection.pk, pending_version=version, models=None, reason="Incorrect"
+    )
+    kept = IntegrationConnection.objects.get(pk=connection.pk)
+    assert kept.secret_values == {"apiKey": KEY} and kept.secret_version == 1
+    assert (kept.pending_status, kept.pending_message) == ("rejected", "Incorrect")
+    assert kept.pending_secret is None and kept.pending_secret_hint == "sk-…c3d4"
 
 
 def test_changing_the_base_url_checks_again(make_connection, actor):

@@ -110,16 +110,41 @@ def test_an_outdated_check_does_not_overwrite_a_newer_key(make_connection, fake_
     assert IntegrationConnection.objects.get(pk=connection.pk).status == "valid"
 
 
-def test_rotation_validates_the_new_key(make_connection, fake_openai, actor):
+def pending_settled(connection_id: int) -> IntegrationConnection | None:
+    connection = IntegrationConnection.objects.get(pk=connection_id)
+    return connection if connection.pending_status != "checking" else None
+
+
+def test_a_refused_new_key_never_replaces_the_working_one(make_connection, fake_openai, actor):
     connection = make_connection(key=fake_openai.key, base_url=fake_openai.base_url)
     wait_until(lambda: settled(connection.pk))
     services.integration_connection_update(
         connection=connection, actor=actor, secret={"apiKey": WRONG_KEY}
     )
-    checked = wait_until(lambda: settled(connection.pk))
-    assert checked.status == "invalid"
+    checked = wait_until(lambda: pending_settled(connection.pk))
+    # Before, the wrong key replaced the working one at once and the connection turned
+    # invalid; now the working key stays, and the page says why the new one was refused.
+    assert (checked.status, checked.pending_status) == ("valid", "rejected")
+    assert checked.secret_values == {"apiKey": fake_openai.key}
+    assert checked.pending_message.startswith("Incorrect API key provided")
+    assert WRONG_KEY not in checked.pending_message
     keys_seen = [r["headers"]["authorization"] for r in fake_openai.requests("/v1/models")]
     assert keys_seen == [f"Bearer {fake_openai.key}", f"Bearer {WRONG_KEY}"]
+
+
+def test_an_accepted_new_key_replaces_the_old_one_and_warms_its_catalog(
+    make_connection, fake_openai, actor
+):
+    connection = make_connection(key=fake_openai.key, base_url=fake_openai.base_url)
+    wait_until(lambda: settled(connection.pk))
+    services.integration_connection_update(
+        connection=connection, actor=actor, secret={"apiKey": fake_openai.second_key}
+    )
+    replaced = wait_until(lambda: pending_settled(connection.pk))
+    assert replaced.secret_values == {"apiKey": fake_openai.second_key}
+    assert (replaced.status, replaced.pending_status, replaced.secret_version) == ("valid", "", 2)
+    catalog.catalog_for_connection(replaced)
+    assert len(fake_openai.requests("/v1/models")) == 2  # the check's list is the catalog
 
 
 def test_periodic_refresh_fetches_again_and_notices_a_revoked_key(make_connection, fake_openai):

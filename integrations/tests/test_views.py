@@ -89,7 +89,7 @@ def test_detail_shows_facts_and_admin_actions(admin_client, connection):
     assert "sk-…f00d" in text and "org-7" in text and "http://127.0.0.1:9/v1" in text
     assert "Rotate key" in text and "Delete connection" in text and "Check the key again" in text
     # While checking, the status asks for itself again (htmx polling).
-    assert f'hx-get="{DETAIL}/status/"' in text and 'hx-trigger="every 1s"' in text
+    assert f'hx-get="{DETAIL}/status/?pending=1"' in text and 'hx-trigger="every 1s"' in text
 
 
 def test_member_detail_is_read_only(member_client, connection):
@@ -164,12 +164,25 @@ def test_duplicate_name_is_a_field_error(admin_client, connection):
     assert NEW_KEY not in response.content.decode()
 
 
+def test_a_form_error_says_plainly_that_the_key_must_be_pasted_again(admin_client, connection):
+    response = admin_client.post(f"{ROOT}/openai/new/", create_form(key=NEW_KEY))
+    html = response.content.decode()
+    # Before, the key field came back empty without a word.
+    assert "Paste the key again" in " ".join(response.context["form"].errors["apiKey"])
+    assert "Paste the key again" in html and NEW_KEY not in html
+    # Nothing was typed in the key field: nothing to say about it.
+    response = admin_client.post(f"{ROOT}/openai/new/", create_form(key=""))
+    assert "Paste the key again" not in response.content.decode()
+
+
 def test_admin_rotates_the_key(admin_client, connection):
     response = admin_client.post(f"{DETAIL}/rotate/", {"apiKey": NEW_KEY})
     assert response.status_code == 302
     rotated = IntegrationConnection.objects.get()
-    assert rotated.pk == connection.pk and rotated.secret_values == {"apiKey": NEW_KEY}
-    assert "sk-…beef" in page(admin_client, f"{DETAIL}/")
+    assert rotated.pk == connection.pk and rotated.pending_secret_values == {"apiKey": NEW_KEY}
+    assert rotated.secret_values == {"apiKey": KEY}  # serves until the new one passes
+    html = page(admin_client, f"{DETAIL}/")
+    assert "sk-…beef" in html and "sk-…f00d" in html and NEW_KEY not in html
     assert AuditLogEntry.objects.filter(action="integration.rotate_key").count() == 1
 
 

@@ -159,9 +159,10 @@ class ModelListCreateApi(WorkspaceAPIView):
 
 
 class ModelDetailApi(WorkspaceAPIView):
-    """`GET|PUT|DELETE /v0/models/{name}`. PUT changes what it is given (display name,
-    labels, enabled, connections, model) and ignores the read-only fields a GET returns;
-    DELETE answers the deleted model API. Another workspace's model API is a 404."""
+    """`GET|PUT|PATCH|DELETE /v0/models/{name}`. PUT (and PATCH, the same) changes what
+    it is given (display name, labels, enabled, connections in order, model) and ignores
+    the read-only fields a GET returns; DELETE answers the deleted model API. Another
+    workspace's model API is a 404."""
 
     model_api_url_kwarg = "name"  # a scoped credential reaches only its model APIs
     required_actions = MODEL_API_ACTIONS
@@ -190,6 +191,18 @@ class ModelDetailApi(WorkspaceAPIView):
         except DjangoValidationError as error:
             raise _as_api_validation_error(error) from error
         return Response(model_api_representation(self._model_api(name)))
+
+    @operation(
+        "patchModel",
+        "models",
+        request=ModelInputSerializer,
+        response=MODEL_SCHEMA,
+        error_statuses=(400, 401, 403, 404, 409),
+    )
+    def patch(self, request, name: str):
+        """Like PUT: what the body leaves out stays as it is (e.g. only
+        `spec.integrationConnections`, in order, to change the connections)."""
+        return self.put(request, name)
 
     def _changes(self, model_api: ModelAPI, validated: dict) -> dict:
         """A PUT's body → `model_api_update`'s keyword arguments (None = unchanged)."""

@@ -99,6 +99,17 @@ def test_demo_command_serves_and_its_curl_call_works(transactional_db):
         assert answer["model"] == "gpt-4o-mini"
         assert answer["choices"][0]["message"]["content"].startswith("Hello from the fake")
 
+        # What is needed to repeat the setup by hand: the fake's URL and keys it accepts.
+        fake_base = f"http://127.0.0.1:{fake_port}/v1"
+        assert f"Base URL:  {fake_base}" in text
+        for label in ("  Fake key:  sk-demo-", "  Spare key: sk-demo-"):
+            [line] = [line for line in printed if line.startswith(label)]
+            printed_key = line.split()[2]
+            listed = httpx.get(
+                f"{fake_base}/models", headers={"Authorization": f"Bearer {printed_key}"}
+            )
+            assert listed.status_code == 200, (label, listed.text)
+
         # The Python snippet names the same endpoint and key.
         assert "from openai import OpenAI" in text
         api_key = curl.split("Bearer ", 1)[1].split('"', 1)[0]

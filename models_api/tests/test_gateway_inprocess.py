@@ -13,7 +13,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from blaxel_console import cache_versions
-from blaxel_console.testing.waiting import run_async
+from blaxel_console.testing.waiting import run_async, wait_until
 from models_api.gateway import caches, upstream
 from models_api.gateway.handler import GatewayASGIHandler
 from models_api.usage import services as usage
@@ -189,7 +189,7 @@ def test_disabling_a_model_api_stops_it(handler, acme_model_api, member_user, pe
     assert "disabled" in answer.json()["error"]["message"]
 
 
-def test_rotated_provider_key_is_used_at_once(
+def test_a_replacement_key_serves_once_the_provider_accepted_it(
     handler, acme_model_api, admin_user, member_user, personal_key, fake_openai
 ):
     from integrations.models import IntegrationConnection
@@ -203,12 +203,34 @@ def test_rotated_provider_key_is_used_at_once(
         actor=Principal.for_user(admin_user),
         secret={"apiKey": fake_openai.second_key},
     )
+    wait_until(lambda: not IntegrationConnection.objects.filter(pending_status="checking").exists())
     assert call(handler, key=key).status_code == 200
     seen = fake_openai.requests("/v1/chat/completions")
     assert [request["headers"]["authorization"] for request in seen] == [
         f"Bearer {fake_openai.key}",
         f"Bearer {fake_openai.second_key}",
     ]
+
+
+def test_a_mistyped_replacement_key_never_breaks_the_calls(
+    handler, acme_model_api, admin_user, member_user, personal_key, fake_openai
+):
+    from integrations.models import IntegrationConnection
+    from integrations.services import integration_connection_update
+    from workspaces.principals import Principal
+
+    key = personal_key(member_user)
+    integration_connection_update(
+        connection=IntegrationConnection.objects.get(name="openai-main"),
+        actor=Principal.for_user(admin_user),
+        secret={"apiKey": fake_openai.key + "-typo"},
+    )
+    # Before, the typo replaced the key at once and every call answered 401.
+    assert call(handler, key=key).status_code == 200
+    wait_until(
+        lambda: IntegrationConnection.objects.get(name="openai-main").pending_status == "rejected"
+    )
+    assert call(handler, key=key).status_code == 200
 
 
 def test_new_member_is_let_in_without_waiting_for_a_version_change(

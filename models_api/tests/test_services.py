@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from blaxel_console import cache_versions
-from models_api import services, tasks
+from models_api import deployment, services, tasks
 from models_api.models import ModelAPI, ModelAPIEvent
 from models_api.usage.models import UsageRecord
 from workspaces.models import AuditLogEntry
@@ -235,10 +235,12 @@ def test_disabling_deactivates_and_re_enabling_checks_again(
     assert statuses(model_api) == ["DEPLOYING", "DEPLOYED", "DEACTIVATED", "DEPLOYING", "DEPLOYED"]
 
 
-def test_changing_the_model_checks_it_again(make_model_api, actor):
+def test_changing_the_model_checks_it_again(make_model_api, actor, retiring_model):
     model_api = make_model_api()
     tasks.model_api_deploy(model_api.pk)
-    services.model_api_update(model_api=model_api, actor=actor, model="no-such-model")
+    retiring_model("late-model")
+    services.model_api_update(model_api=model_api, actor=actor, model="late-model")
+    retiring_model.retire()
     model_api.refresh_from_db()
     assert model_api.status == ModelAPI.Status.DEPLOYING
     tasks.model_api_deploy(model_api.pk)
@@ -319,8 +321,10 @@ def test_the_check_deploys_a_model_of_the_catalog(make_model_api, fake_openai):
     assert seen and seen[-1]["headers"]["authorization"] == f"Bearer {fake_openai.key}"
 
 
-def test_the_check_fails_an_unknown_model_saying_why(make_model_api):
+def test_the_check_fails_an_unknown_model_saying_why(make_model_api, retiring_model):
+    retiring_model("gpt-7-imaginary")
     model_api = make_model_api(model="gpt-7-imaginary")
+    retiring_model.retire()
     tasks.model_api_deploy(model_api.pk)
     model_api.refresh_from_db()
     assert model_api.status == ModelAPI.Status.FAILED
@@ -332,8 +336,12 @@ def test_the_check_fails_an_unknown_model_saying_why(make_model_api):
     assert statuses(model_api) == ["DEPLOYING", "FAILED"]
 
 
-def test_the_check_fails_when_the_provider_is_unreachable(make_model_api, fake_openai):
+def test_the_check_fails_when_the_provider_is_unreachable(
+    make_model_api, fake_openai, retiring_model
+):
+    retiring_model("my-finetune-v2")
     model_api = make_model_api(model="my-finetune-v2")
+    retiring_model.retire()
     with fake_openai.stopped():
         tasks.model_api_deploy(model_api.pk)
     model_api.refresh_from_db()
@@ -358,8 +366,8 @@ def test_a_stale_check_result_is_ignored(make_model_api, actor):
     """A check of the old model finishing after the model changed must not win."""
     model_api = make_model_api(model="gpt-4o-mini")
     connection_id = model_api.connection_links.get().connection_id
-    services.model_api_update(model_api=model_api, actor=actor, model="gpt-7-imaginary")
-    result = services.model_api_record_deploy_result(
+    services.model_api_update(model_api=model_api, actor=actor, model="gpt-4o")
+    result = deployment.model_api_record_deploy_result(
         model_api_id=model_api.pk,
         checked_model="gpt-4o-mini",
         checked_connection_id=connection_id,
@@ -381,8 +389,10 @@ def test_a_check_of_a_disabled_or_deleted_model_api_does_nothing(make_model_api,
     tasks.model_api_deploy(pk)  # no error
 
 
-def test_check_again_after_a_failure(make_model_api, actor, fake_openai):
+def test_check_again_after_a_failure(make_model_api, actor, fake_openai, retiring_model):
+    retiring_model("late-model")
     model_api = make_model_api(model="late-model")
+    retiring_model.retire()
     tasks.model_api_deploy(model_api.pk)
     model_api.refresh_from_db()
     assert model_api.status == ModelAPI.Status.FAILED

@@ -86,8 +86,12 @@ def test_the_status_polls_while_deploying_and_stops_after(member_client, make_mo
     assert 'id="header-status"' in text and 'hx-swap-oob="true"' in text
 
 
-def test_the_failed_status_offers_to_check_again(member_client, make_model_api, monkeypatch):
+def test_the_failed_status_offers_to_check_again(
+    member_client, make_model_api, monkeypatch, retiring_model
+):
+    retiring_model("gpt-unknown")
     model_api = make_model_api(model="gpt-unknown")
+    retiring_model.retire()
     tasks.model_api_deploy(model_api.pk)
     html = member_client.get("/acme/models/my-gpt/").content.decode()
     assert "Unknown model" in html and "Check again" in html

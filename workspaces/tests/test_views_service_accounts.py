@@ -52,10 +52,21 @@ def test_service_accounts_read_only_for_members(member_client, service_account):
     assert "Create key" not in detail and "Delete ci-bot" not in detail
 
 
+def test_refreshing_after_creating_a_service_account_key_creates_nothing(
+    admin_client, service_account
+):
+    path = f"/acme/settings/service-accounts/{service_account.client_id}/"
+    admin_client.post(path, {"name": "deploy", "expires_in": "1w"})
+    assert "new_key" in admin_client.get(path).context
+    assert "new_key" not in admin_client.get(path).context
+    assert ApiKey.objects.filter(service_account=service_account).count() == 1
+
+
 def test_service_account_key_is_shown_once(admin_client, service_account):
     path = f"/acme/settings/service-accounts/{service_account.client_id}/"
-    response = admin_client.post(path, {"name": "deploy", "expires_in": "1w"})
-    assert response.status_code == 200  # rendered in the POST response, no redirect
+    posted = admin_client.post(path, {"name": "deploy", "expires_in": "1w"})
+    assert posted.status_code == 302 and posted["Location"] == path  # post/redirect/get
+    response = admin_client.get(path)
     raw_key = response.context["new_key"]
     html = response.content.decode()
     assert raw_key in html and "shown only this once" in html

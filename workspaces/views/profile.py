@@ -13,7 +13,7 @@ from .api_keys import ApiKeyCreateMixin
 
 
 class ProfileSecurityView(LoginRequiredMixin, ApiKeyCreateMixin, TemplateView):
-    """Personal API keys; POST creates one and shows it once, in the response."""
+    """Personal API keys; POST creates one, then the page shows it once."""
 
     template_name = "workspaces/profile_security.html"
 
@@ -25,6 +25,9 @@ class ProfileSecurityView(LoginRequiredMixin, ApiKeyCreateMixin, TemplateView):
 
     def create_api_key(self, data):
         return services.personal_api_key_create(user=self.request.user, **data)
+
+    def owned_api_keys(self):
+        return selectors.api_keys_for_user(user=self.request.user)
 
 
 class PersonalKeyRevokeView(LoginRequiredMixin, View):

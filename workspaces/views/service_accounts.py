@@ -63,7 +63,7 @@ class ServiceAccountMixin(SettingsPageMixin):
 
 
 class ServiceAccountDetailView(ApiKeyCreateMixin, ServiceAccountMixin, TemplateView):
-    """The account and its keys; POST creates a key and shows it once, in the response."""
+    """The account and its keys; POST creates a key, then the page shows it once."""
 
     template_name = "workspaces/service_account_detail.html"
 
@@ -80,6 +80,9 @@ class ServiceAccountDetailView(ApiKeyCreateMixin, ServiceAccountMixin, TemplateV
         return services.service_account_api_key_create(
             service_account=self.service_account, actor=self.principal, **data
         )
+
+    def owned_api_keys(self):
+        return selectors.api_keys_for_service_account(service_account=self.service_account)
 
 
 class ServiceAccountSecretRotateView(ServiceAccountDetailView):

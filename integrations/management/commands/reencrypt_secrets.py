@@ -11,7 +11,7 @@ Key rotation without downtime:
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from integrations.models import IntegrationConnection, encrypted_fields, reset_encryption_keys
+from integrations.models import IntegrationConnection, reset_encryption_keys
 from integrations.services import secrets_reencrypt
 
 
@@ -37,7 +37,7 @@ def _decrypts_with_newest_key_only() -> int:
     from cryptography.fernet import Fernet, InvalidToken
     from django.db import connection as db_connection
 
-    [field] = encrypted_fields()
+    field = IntegrationConnection._meta.get_field("secret")
     newest = Fernet(field.fernet_keys[0])
     table, column = IntegrationConnection._meta.db_table, field.column
     verified = 0

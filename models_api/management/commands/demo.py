@@ -2,8 +2,9 @@
 
 Starts the project's fake OpenAI server and the console (uvicorn) side by side, with a
 demo user, the workspace `demo`, a connection to the fake server and the model API
-`demo-gpt`, then prints the login and a ready-to-run curl command and OpenAI SDK
-snippet. Ctrl+C stops both servers.
+`demo-gpt`, then prints the login, the fake server's URL and the keys it accepts (to
+repeat the setup by hand), and a ready-to-run curl command and OpenAI SDK snippet.
+Ctrl+C stops both servers.
 
 The fake server listens on 127.0.0.1, which a connection may not reach by default
 (DESIGN.md §5); the demo allows loopback for its own processes only, never in settings.
@@ -182,6 +183,8 @@ class Command(BaseCommand):
         site_url = f"http://{'127.0.0.1' if any_interface else host}:{port}"
         fake_url = f"http://127.0.0.1:{fake_port}"
         fake_key = "sk-demo-" + secrets.token_urlsafe(16)
+        # A second key the fake accepts, to try "Replace key" or a second connection.
+        spare_key = "sk-demo-" + secrets.token_urlsafe(16)
         call_command("migrate", interactive=False, verbosity=0)
 
         # Loopback for this process (the connection's checks) and the two servers only.
@@ -201,7 +204,7 @@ class Command(BaseCommand):
             # This interpreter running project modules with our own arguments.
             fake = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "integrations.fake_openai", "--host", "127.0.0.1",
-                 "--port", str(fake_port), "--keys", fake_key],
+                 "--port", str(fake_port), "--keys", f"{fake_key},{spare_key}"],
                 env=child_env,
             )  # fmt: skip
             wait_until_serving(
@@ -214,7 +217,7 @@ class Command(BaseCommand):
                 env=child_env,
             )  # fmt: skip
             wait_until_serving(f"{site_url}/healthz", process=console, name="The console")
-            self._announce(demo, fake_url)
+            self._announce(demo, fake_url, fake_keys=(fake_key, spare_key))
             while fake.poll() is None and console.poll() is None:
                 time.sleep(0.5)
             raise CommandError("A demo server stopped unexpectedly.")
@@ -228,7 +231,7 @@ class Command(BaseCommand):
                 with _ignoring_interrupts():
                     _stop(process)
 
-    def _announce(self, demo: Demo, fake_url: str) -> None:
+    def _announce(self, demo: Demo, fake_url: str, *, fake_keys: tuple[str, str]) -> None:
         rule = "-" * 72
         self.stdout.write(
             "\n".join(
@@ -242,7 +245,15 @@ class Command(BaseCommand):
                     f"  Password:  {demo.password}",
                     f"  API key:   {demo.api_key}",
                     f"  Endpoint:  {demo.endpoint}",
-                    f"  Fake OpenAI server: {fake_url}/v1",
+                    "",
+                    "The provider is a local fake OpenAI server. To repeat the setup by hand",
+                    "(Workspace settings → Integrations → OpenAI → Create integration):",
+                    "",
+                    f"  Base URL:  {fake_url}/v1   (Optional settings; loopback is allowed",
+                    "             for the demo's own processes only)",
+                    f"  Fake key:  {fake_keys[0]}   (the connection “{DEMO_CONNECTION}” uses it)",
+                    f"  Spare key: {fake_keys[1]}   (also accepted: try Replace key with it)",
+                    f"  Model:     {DEMO_MODEL} (or any model of the fake's catalog)",
                     "",
                     "Call the model API with curl:",
                     "",
