@@ -65,3 +65,8 @@ function labelTables(root) {
 }
 labelTables(document);
 document.addEventListener("htmx:afterSettle", () => labelTables(document));
+
+// A chart wider than its card (on a phone) opens on its latest steps, at the right.
+document.querySelectorAll(".chart-card").forEach((card) => {
+  card.scrollLeft = card.scrollWidth;
+});
