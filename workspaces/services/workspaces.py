@@ -9,6 +9,7 @@ from ..models import Membership, Workspace
 from ..permissions import Role
 from ..principals import Principal
 from .common import audit_log_record
+from .oauth import oauth_client_delete
 
 # --- workspaces ------------------------------------------------------------------------
 
@@ -64,5 +65,8 @@ def workspace_delete(*, workspace: Workspace, actor: Principal) -> None:
         target_type="workspace",
         target_label=workspace.name,
     )
+    # The database cascade takes the service accounts, not their OAuth clients.
+    for service_account in workspace.service_accounts.select_related("oauth_application"):
+        oauth_client_delete(service_account=service_account)
     workspace.delete()
     cache_versions.bump_on_commit(cache_versions.ACCESS)
