@@ -25,6 +25,8 @@ from oauthlib.oauth2 import BearerToken
 from oauthlib.oauth2.rfc6749.endpoints.token import TokenEndpoint
 from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant, RefreshTokenGrant
 
+from .models import ServiceAccount
+
 GRANT_TYPES = ("client_credentials", "refresh_token")
 
 
@@ -68,6 +70,12 @@ class ServiceAccountTokenServer(TokenEndpoint):
 
 
 class ServiceAccountValidator(OAuth2Validator):
+    def authenticate_client(self, request, *args, **kwargs):
+        # Only a service account's client gets tokens (never an orphaned client row).
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        return ServiceAccount.objects.filter(oauth_application_id=request.client.pk).exists()
+
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous):
         # DOT clears the user for client credentials; its refresh tokens need one.
         request.user = request.client.user

@@ -10,6 +10,7 @@ from ..permissions import Role
 from ..principals import Principal
 from ..signals import workspace_deleting
 from .common import audit_log_record
+from .oauth import oauth_client_delete
 
 # --- workspaces ------------------------------------------------------------------------
 
@@ -66,5 +67,8 @@ def workspace_delete(*, workspace: Workspace, actor: Principal) -> None:
         target_label=workspace.name,
     )
     workspace_deleting.send(sender=Workspace, workspace=workspace)
+    # The database cascade takes the service accounts, not their OAuth clients.
+    for service_account in workspace.service_accounts.select_related("oauth_application"):
+        oauth_client_delete(service_account=service_account)
     workspace.delete()
     cache_versions.bump_on_commit(cache_versions.ACCESS)

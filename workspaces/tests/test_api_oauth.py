@@ -218,3 +218,19 @@ def test_no_secret_or_token_reaches_the_logs_even_at_debug_level(client, account
     logged = caplog.text
     for value in (secret, token["access_token"], token["refresh_token"], refreshed["access_token"]):
         assert value not in logged
+
+
+def test_deleting_the_workspace_deletes_its_oauth_clients(client, account, admin_principal):
+    service_account, secret = account
+    services.workspace_delete(workspace=service_account.workspace, actor=admin_principal)
+    assert not Application.objects.exists()
+    assert token_request(client, service_account.client_id, secret).status_code == 401
+
+
+def test_a_client_without_a_service_account_gets_no_token(client, account):
+    service_account, secret = account
+    # A client row left over (e.g. made by hand in Django's admin) is not a service account.
+    type(service_account).objects.filter(pk=service_account.pk).update(oauth_application=None)
+    answer = token_request(client, service_account.client_id, secret)
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_client"
