@@ -402,9 +402,7 @@ async def _relay(upstream_response: httpx.Response, reader: SSEUsageReader, call
             call.error_type = "client_disconnected"
         await upstream_response.aclose()
         call.tokens = reader.tokens or _estimated_tokens(call, reader)
-        if call.error_type == "client_disconnected":
-            # As a disconnect before the answer: the caller closed (nginx's 499), although
-            # the provider's status had been relayed.
+        if call.error_type == "client_disconnected":  # the caller closed: 499, as nginx logs
             call.status = 499
         call.record()
 
@@ -416,9 +414,5 @@ def _estimated_tokens(call: Call, reader: SSEUsageReader) -> Tokens | None:
         return None
     input_tokens = estimates.prompt_tokens(call.request_body)
     output_tokens = reader.text_deltas
-    return Tokens(
-        input=input_tokens,
-        output=output_tokens,
-        total=input_tokens + output_tokens,
-        estimated=True,
-    )
+    total = input_tokens + output_tokens
+    return Tokens(input=input_tokens, output=output_tokens, total=total, estimated=True)

@@ -402,22 +402,3 @@ def test_check_again_after_a_failure(make_model_api, actor, fake_openai, retirin
     services.model_api_update(model_api=model_api, actor=actor, enabled=False)
     with pytest.raises(Conflict, match="disabled"):
         services.model_api_check_again(model_api=model_api, actor=actor)
-
-
-# --- the workspace goes ------------------------------------------------------------------
-
-
-def test_deleting_a_workspace_deletes_its_model_apis_and_the_connections_they_use(
-    make_model_api, workspace, openai_connection, admin_api, member_api
-):
-    """A model API's link protects its connection from deletion on its own; with the
-    whole workspace, both go (through `/v0` and the service alike)."""
-    from integrations.models import IntegrationConnection
-
-    make_model_api("my-gpt")
-    assert member_api.delete("/v0/workspaces/acme").status_code == 403
-    response = admin_api.delete("/v0/workspaces/acme")
-    assert response.status_code == 200, response.content
-    assert response.json()["name"] == "acme"
-    assert not ModelAPI.objects.filter(name="my-gpt").exists()
-    assert not IntegrationConnection.objects.filter(pk=openai_connection.pk).exists()
