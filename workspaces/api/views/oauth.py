@@ -28,9 +28,14 @@ TOKEN_REQUEST = inline_serializer(
         "refresh_token": serializers.CharField(required=False),
     },
 )
+# RFC 6749 §5.2: `error_description` is optional (oauthlib leaves it out of some errors,
+# e.g. `unsupported_grant_type`).
 OAUTH_ERROR = inline_serializer(
     name="OAuthError",
-    fields={"error": serializers.CharField(), "error_description": serializers.CharField()},
+    fields={
+        "error": serializers.CharField(),
+        "error_description": serializers.CharField(required=False),
+    },
 )
 
 
