@@ -18,6 +18,8 @@ What is ours, and why:
 
 import json
 
+from django.core.exceptions import BadRequest
+from django.http.multipartparser import MultiPartParserError
 from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
@@ -94,7 +96,10 @@ class JSONOrFormOAuthLibCore(OAuthLibCore):
             if not isinstance(body, dict):
                 return []
             return [(key, str(value)) for key, value in body.items() if value is not None]
-        return super().extract_body(request)
+        try:
+            return super().extract_body(request)
+        except (MultiPartParserError, BadRequest):
+            return []  # an unreadable form is no grant: OAuth's 400, not Django's traceback
 
 
 def token_backend() -> JSONOrFormOAuthLibCore:
