@@ -73,15 +73,28 @@ def test_admin_creates_a_connection_and_sees_it_validate(
     page.locator("#status-team-openai .badge.valid").wait_for(timeout=10_000)
     assert page.evaluate("window.notReloaded") is True
 
-    # A wrong key through the rotate form: invalid, with the provider's reason.
+    # A mistyped key through the rotate form is checked first and refused, with the
+    # provider's reason; the working key stays (before: it was swapped in at once and the
+    # connection turned invalid).
     page.get_by_label("New API key").fill("sk-proj-BrowserWrongKey00000000aa11")
     page.get_by_role("button", name="Replace key").click()
-    page.locator("#status-team-openai .badge.invalid").wait_for(timeout=30_000)
-    assert (
-        "Incorrect API key provided: sk-…aa11" in page.locator("#status-team-openai").inner_text()
-    )
+    pending = page.get_by_test_id("pending-key")
+    expect(pending).to_contain_text("was not accepted", timeout=30_000)
+    assert "Incorrect API key provided: sk-…aa11" in pending.inner_text()
+    assert "sk-…-key" in pending.inner_text()  # the key still in use
+    page.locator("#status-team-openai .badge.valid").wait_for()
+    assert page.get_by_test_id("key-hint").inner_text() == "sk-…-key"
     assert "sk-proj-BrowserWrongKey00000000aa11" not in page.content()
-    screenshot(page, "integrations-connection-invalid")
+    screenshot(page, "integrations-connection-key-refused")
+
+    # The right key replaces it once the provider accepts it.
+    page.get_by_label("New API key").fill(fake_openai.second_key)
+    page.get_by_role("button", name="Replace key").click()
+    # Checked, accepted: the note about a new key goes away by itself (polling).
+    expect(page.get_by_test_id("pending-key")).to_have_count(0, timeout=30_000)
+    assert IntegrationConnection.objects.get(name="team-openai").secret_values == {
+        "apiKey": fake_openai.second_key
+    }
 
 
 def test_member_sees_read_only_and_cannot_create(

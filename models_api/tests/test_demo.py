@@ -13,6 +13,7 @@ import pytest
 
 from blaxel_console.testing.run import ROOT
 from blaxel_console.testing.servers import free_port, subprocess_env
+from blaxel_console.testing.waiting import wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -37,7 +38,13 @@ def test_set_up_demo_is_idempotent(fake_openai, allow_loopback):
     assert membership.role == "admin"
     model_api = ModelAPI.objects.get(workspace__name="demo", name="demo-gpt")
     assert model_api.enabled and model_api.runtime_model == "gpt-4o-mini"
-    connection = IntegrationConnection.objects.get(workspace__name="demo", name="fake-openai")
+    # The new key replaces the old one once the fake accepted it (checked first).
+    connection = wait_until(
+        lambda: IntegrationConnection.objects.filter(
+            workspace__name="demo", name="fake-openai", pending_status=""
+        ).first(),
+        timeout=30,
+    )
     assert connection.secret_values == {"apiKey": fake_openai.second_key}
     # The previous run's key is revoked; the new one and the new password work.
     assert not ApiKey.objects.get(key_hash=hash_key(first.api_key)).is_active
