@@ -19,5 +19,6 @@ pytest_plugins = [
     "blaxel_console.testing.connections",
     "blaxel_console.testing.model_apis",
     "blaxel_console.testing.usage",
+    "blaxel_console.testing.gateway_inprocess",
     "blaxel_console.testing.private_services",
 ]

@@ -16,6 +16,7 @@ Plugins (fixtures and hooks):
   OpenAI SDK clients aimed at a live gateway
 - `usage`: usage records (and waiting for a live server's), fresh counters, a
   private usage queue, a token-cap policy
+- `gateway_inprocess`: the gateway's ASGI handler called in-process (`handler`, `call`)
 - `private_services`: private PostgreSQL and Redis the fault suite stops and restarts,
   migrating a database, Celery workers on them
 

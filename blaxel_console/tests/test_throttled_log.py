@@ -5,12 +5,13 @@ import uuid
 
 from blaxel_console import throttled_log
 
-logger = logging.getLogger("blaxel_console.tests.throttled_log")
-
 
 def test_an_outage_is_logged_once_per_interval_with_how_many_lines_were_left_out(
     caplog, monkeypatch
 ):
+    # Made here, not at import: a logging configuration applied meanwhile (some tools'
+    # command-line entry points apply one) disables the loggers that existed before it.
+    logger = logging.getLogger(f"blaxel_console.tests.throttled_log.{uuid.uuid4().hex}")
     message = f"Redis unreachable: {uuid.uuid4().hex}"
     with caplog.at_level(logging.WARNING, logger=logger.name):
         for _ in range(50):

@@ -2,26 +2,18 @@
 queries, and how its caches follow writes made through the services."""
 
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
-from asgiref.sync import async_to_sync
-from django.db import connection, connections
-from django.test.utils import CaptureQueriesContext
 
 from blaxel_console import cache_versions
+from blaxel_console.testing.gateway_inprocess import CHAT, call
 from blaxel_console.testing.waiting import run_async, wait_until
-from models_api.gateway import caches, upstream
-from models_api.gateway.handler import GatewayASGIHandler
+from models_api.gateway import caches
 from models_api.usage import services as usage
 from models_api.usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi there"}]}
 
 
 @pytest.fixture(autouse=True)
@@ -38,71 +30,6 @@ def fresh_caches(settings):
     yield
     usage.flush()
     caches.reset_all()
-
-
-class InProcessGateway:
-    """The gateway's ASGI handler, called from one worker thread of the test.
-
-    async_to_sync() in that thread runs the handler on an event loop and keeps the
-    handler's thread-sensitive database work (the cache loaders) on that thread, so
-    `queries_during` counts every query a call makes. (Not the test thread itself: once
-    a Playwright page has been used in the session, an event loop runs there.)"""
-
-    def __init__(self):
-        self.handler = GatewayASGIHandler()
-        self._pool = ThreadPoolExecutor(1)
-        self._thread = self._pool.submit(threading.current_thread).result()
-
-    def in_thread(self, function):
-        if threading.current_thread() is self._thread:
-            return function()
-        return self._pool.submit(function).result()
-
-    def queries_during(self, function):
-        """(what `function()` returned, the queries it made on the worker thread)"""
-
-        def counted():
-            with CaptureQueriesContext(connection) as captured:
-                result = function()
-            return result, captured.captured_queries
-
-        return self.in_thread(counted)
-
-    def close(self):
-        self.in_thread(connections.close_all)
-        self._pool.shutdown()
-
-
-@pytest.fixture
-def handler():
-    gateway = InProcessGateway()
-    yield gateway
-    gateway.close()
-
-
-def call(gateway, path="chat/completions", *, key=None, body=CHAT, method="POST", headers=None):
-    """One request through the gateway handler (see `InProcessGateway`)."""
-    headers = dict(headers or {})
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    content = json.dumps(body).encode() if isinstance(body, dict) else body
-
-    async def send():
-        transport = httpx.ASGITransport(app=gateway.handler)
-        try:
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://testserver"
-            ) as client:
-                return await client.request(
-                    method,
-                    f"/run/acme/models/my-gpt/v1/{path}",
-                    headers=headers,
-                    content=content if method == "POST" else None,
-                )
-        finally:
-            await upstream.close_client()  # the gateway's client of this event loop
-
-    return gateway.in_thread(async_to_sync(send))
 
 
 def test_steady_state_makes_no_database_query(
