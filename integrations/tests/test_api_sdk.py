@@ -116,13 +116,21 @@ def test_connection_lifecycle_through_the_sdk(admin_sdk, asgi_server, fake_opena
     )
     assert json.loads(one.content)["context_window"] == 128_000
 
-    # Rotate to a wrong key through the SDK: checked again, invalid with the reason.
+    # Replace the key with a wrong one through the SDK: it is checked first and refused
+    # with the reason, and the working key keeps serving meanwhile and after.
     fetched.spec.secret = IntegrationConnectionSpecSecret.from_dict({"apiKey": WRONG_KEY})
     rotated = update_integration_connection.sync("team-openai", client=admin_sdk, body=fetched)
-    assert rotated.spec.secret["apiKey"] == "sk-…dd77"
-    wait_until(lambda: status_of(admin_sdk, "team-openai") == "invalid", timeout=30)
-    invalid = get_integration_connection.sync("team-openai", client=admin_sdk)
-    assert invalid["statusMessage"].startswith("Incorrect API key provided")
+    assert rotated.spec.secret["apiKey"] == "sk-…-key"
+    assert rotated["pendingKey"]["secret"]["apiKey"] == "sk-…dd77"
+
+    def refused():
+        connection = get_integration_connection.sync("team-openai", client=admin_sdk)
+        pending = connection["pendingKey"]
+        return connection if pending and pending["status"] == "rejected" else None
+
+    checked = wait_until(refused, timeout=30)
+    assert checked["pendingKey"]["message"].startswith("Incorrect API key provided")
+    assert checked["status"] == "valid" and checked.spec.secret["apiKey"] == "sk-…-key"
 
     deleted = delete_integration_connection.sync("team-openai", client=admin_sdk)
     assert deleted.metadata.name == "team-openai"

@@ -4,6 +4,7 @@ deploy check runs against the fake OpenAI server's catalog (eagerly in the embed
 mode, on the real Celery worker when REDIS_URL is set). Then the endpoint in
 `metadata.url` is called with the OpenAI SDK and with Blaxel's own headers."""
 
+import json
 import os
 
 os.environ.setdefault("DO_NOT_TRACK", "1")  # the SDK must not phone home from tests
@@ -151,11 +152,14 @@ def test_the_sdk_sees_errors_in_blaxels_shape(member_sdk, asgi_server, openai_co
     assert isinstance(denied, Error) and denied.code == 401
 
 
-def test_an_unknown_model_fails_with_an_event_saying_why(member_sdk, openai_connection):
-    create_model.sync(client=member_sdk, body=model_body("typo-gpt", model="gpt-4o-mimi"))
-    failed = wait_for_status(member_sdk, "typo-gpt", Status.FAILED)
-    assert "Unknown model" in failed.events[-1].message
-    assert "gpt-4o-mimi" in failed.events[-1].message
+def test_a_model_not_in_the_catalog_is_refused_with_a_suggestion(member_sdk, openai_connection):
+    response = create_model.sync_detailed(
+        client=member_sdk, body=model_body("typo-gpt", model="gpt-4o-mimi")
+    )
+    assert response.status_code == 400
+    message = json.loads(response.content)["fields"]["spec.runtime.model"]
+    assert "gpt-4o-mimi" in message and "Did you mean gpt-4o-mini?" in message
+    assert get_model.sync_detailed("typo-gpt", client=member_sdk).status_code == 404
 
 
 def test_the_endpoint_in_metadata_url_answers_the_openai_sdk(

@@ -59,7 +59,10 @@ def test_a_caller_hanging_up_before_the_usage_chunk_counts_estimated_tokens(
     assert record.tokens_estimated
     assert (record.input_tokens, record.output_tokens) == (54, 4)
     (entry,) = member_api.get(f"/v0/models/{acme_model_api.name}/logs").json()["data"]
-    assert entry["tokens"] == {"input": 54, "output": 4, "total": 58, "estimated": True}
+    assert entry["tokens"] == {
+        "input": 54, "output": 4, "total": 58, "cachedInput": 0, "estimated": True,
+    }  # fmt: skip
+    assert entry["cost"]["estimated"] is True  # priced from the estimate
 
 
 @pytest.mark.live
