@@ -131,7 +131,7 @@ def fault_table(read_timeout: float) -> tuple[Fault, ...]:
             # The stream stalls after its first event (within the read timeout): the
             # caller hangs up while the gateway waits for the provider's next chunk.
             {"chunk_delay": read_timeout / 2},
-            200,
+            499,  # client closed request, whenever the caller hangs up
             "client_disconnected",
             True,
             "disconnected",
