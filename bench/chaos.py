@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from blaxel_console.testing.resources import tcp_rows
+
 from . import chaos_calls, chaos_report, environment, processes
 from .cli import RESULTS_DIR, Bench
 from .environment import VAR
@@ -74,25 +76,10 @@ def parse_args(argv):
     return args
 
 
-def _tcp_sockets() -> dict[str, tuple[int, int, str]]:
-    """Socket inode → (local port, remote port, state) of every TCP socket on the host."""
-    sockets = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            columns = row.split()
-            local, remote = (int(address.rsplit(":", 1)[1], 16) for address in columns[1:3])
-            sockets[columns[9]] = (local, remote, columns[3])
-    return sockets
-
-
 def open_files(pid: int, ports: dict[str, int]) -> dict[str, int]:
     """The process's open file descriptors by kind: TCP sockets by peer (`ports`: name →
     remote port; `callers` → the process's own listening port), listening sockets, other."""
-    sockets = _tcp_sockets()
+    sockets = {inode: (local, remote, state) for local, remote, state, inode in tcp_rows(pid)}
     kinds: dict[str, int] = {}
     peers = {port: name for name, port in ports.items() if name != "callers"}
     for descriptor in Path(f"/proc/{pid}/fd").iterdir():
@@ -102,8 +89,8 @@ def open_files(pid: int, ports: dict[str, int]) -> dict[str, int]:
             continue
         kind = "other"
         if target.startswith("socket:["):
-            local, remote, state = sockets.get(target[8:-1], (0, 0, ""))
-            if state == "0A":
+            local, remote, state = sockets.get(int(target[8:-1]), (0, 0, ""))
+            if state == "LISTEN":
                 kind = "listening"
             elif local == ports.get("callers"):
                 kind = "callers"

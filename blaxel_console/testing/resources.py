@@ -113,7 +113,7 @@ def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1], 16)
 
 
-def _tcp_rows(pid: int):
+def tcp_rows(pid: int):
     """(local port, remote port, state, inode) of every TCP socket in the process's
     network namespace."""
     for table in ("tcp", "tcp6"):
@@ -144,7 +144,7 @@ def rss_bytes(pid: int) -> int:
 def snapshot(pid: int) -> Resources:
     """Read the process's fds, TCP connections and RSS now."""
     fds, inodes = _socket_inodes(pid)
-    rows = [row for row in _tcp_rows(pid) if row[3] in inodes]
+    rows = [row for row in tcp_rows(pid) if row[3] in inodes]
     listening = {local_port for local_port, _remote, state, _inode in rows if state == "LISTEN"}
     connections = [
         Connection(state, local_port, remote_port, inbound=local_port in listening)
@@ -187,7 +187,7 @@ def pid_listening_on(port: int) -> int:
     `port` on loopback or any address, e.g. the server `run_asgi_server` started."""
     listening_inodes = {
         inode
-        for local_port, _remote, state, inode in _tcp_rows(os.getpid())
+        for local_port, _remote, state, inode in tcp_rows(os.getpid())
         if state == "LISTEN" and local_port == port
     }
     if not listening_inodes:
